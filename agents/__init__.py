@@ -1,0 +1,1 @@
+"""The agency agent: API for document systems, durable outbox, inbox and receipts."""

@@ -1,0 +1,1 @@
+"""The central exchange: router, ledger, status tracking, embedded services and the `axis` CLI."""

@@ -1,0 +1,20 @@
+"""The `axis` command line: one group, each area's commands registered from its own module."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.group()
+@click.version_option(package_name="axis-exchange")
+def main() -> None:
+    """Inter-agency document exchange: EDXML packages, agency PKI, router and agents."""
+
+
+def _register() -> None:
+    from . import edxml_cmds
+
+    main.add_command(edxml_cmds.edxml)
+
+
+_register()

@@ -1,0 +1,1 @@
+"""Agency PKI and XML signatures of EDXML packages. No Kafka, no database."""
