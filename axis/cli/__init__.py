@@ -12,9 +12,12 @@ def main() -> None:
 
 
 def _register() -> None:
-    from . import edxml_cmds
+    from . import edxml_cmds, pki_cmds
 
     main.add_command(edxml_cmds.edxml)
+    main.add_command(pki_cmds.pki)
+    main.add_command(pki_cmds.sign)
+    main.add_command(pki_cmds.verify)
 
 
 _register()
