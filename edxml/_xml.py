@@ -6,13 +6,22 @@ no network access, and a size cap, whatever the caller forgets to ask for.
 
 from __future__ import annotations
 
+import re
+
 from lxml import etree
 
 from .errors import PackageTooLarge, XmlSyntaxError
 
 NS = "http://www.mic.gov.vn/TBT/QCVN_102_2016"
 DSIG_NS = "http://www.w3.org/2000/09/xmldsig#"
+XLINK_NS = "http://www.w3.org/1999/xlink"
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+
+# Prefixes real SDK output uses without declaring them, and what they can only mean.
+REPAIRABLE_PREFIXES = {"edXML": NS, "xlink": XLINK_NS, "ds": DSIG_NS}
+_UNDECLARED = re.compile(r"Namespace prefix (\S+) (?:for \S+ )?on \S+ is not defined")
+_ROOT_TAG = re.compile(rb"<(?![?!])[^\s/>]+")
+_BOM = b"\xef\xbb\xbf"
 
 
 def _parser() -> etree.XMLParser:
@@ -39,16 +48,63 @@ def strip_leading_junk(data: bytes) -> tuple[bytes, int]:
     return data[start:], start
 
 
+def leading_junk(data: bytes) -> bytes:
+    """The bytes before the first `<`, other than a UTF-8 byte order mark."""
+    start = data.find(b"<")
+    junk = data[:start] if start > 0 else b""
+    return b"" if junk == _BOM else junk
+
+
 def load_tree(data: bytes, *, source: str = "<bytes>", max_bytes: int = DEFAULT_MAX_BYTES) -> etree._Element:
     """Parse package bytes into an lxml root element, refusing DTDs, entities and oversized input."""
     if len(data) > max_bytes:
-        raise PackageTooLarge(f"{source}: package is {len(data)} bytes, over the limit of {max_bytes}", source=source)
+        raise PackageTooLarge(f"package is {len(data)} bytes, over the limit of {max_bytes}", source=source)
+    parser = _parser()
     try:
-        root = etree.fromstring(data, parser=_parser())
+        root = etree.fromstring(data, parser=parser)
     except etree.XMLSyntaxError as exc:
-        line = exc.lineno if exc.lineno else None
-        raise XmlSyntaxError(f"{source}:{line or '?'}: {exc.msg}", source=source, line=line) from exc
+        raise XmlSyntaxError(exc.msg, source=source, line=exc.lineno or None, log=parser.error_log) from exc
     docinfo = root.getroottree().docinfo
-    if docinfo.internal_DTD or docinfo.system_url or docinfo.public_id:
-        raise XmlSyntaxError(f"{source}:1: a DOCTYPE is not allowed in a package", source=source, line=1)
+    if docinfo.doctype or docinfo.internalDTD is not None or docinfo.system_url or docinfo.public_id:
+        raise XmlSyntaxError("a DOCTYPE is not allowed in a package", source=source, line=1)
     return root
+
+
+def load_repairing(data: bytes, *, source: str, max_bytes: int) -> tuple[etree._Element, list[tuple[int | None, str]]]:
+    """Load as real systems send: skip junk before `<?xml`, declare well-known prefixes left undeclared.
+
+    Returns the root and what was repaired (line, description); anything else still raises.
+    """
+    repairs: list[tuple[int | None, str]] = []
+    junk = leading_junk(data)
+    data, _ = strip_leading_junk(data)
+    if junk:
+        repairs.append((1, f"skipped {len(junk)} bytes before the XML declaration: {junk[:16]!r}"))
+    try:
+        return load_tree(data, source=source, max_bytes=max_bytes), repairs
+    except XmlSyntaxError as exc:
+        missing = _undeclared_prefixes(exc)
+        if not missing or any(prefix not in REPAIRABLE_PREFIXES for prefix in missing):
+            raise
+        match = _ROOT_TAG.search(data)
+        if match is None:
+            raise
+        declarations = b"".join(f' xmlns:{p}="{REPAIRABLE_PREFIXES[p]}"'.encode() for p in missing)
+        data = data[: match.end()] + declarations + data[match.end() :]
+        root = load_tree(data, source=source, max_bytes=max_bytes + len(declarations))
+    for prefix, line in missing.items():
+        repairs.append((line, f"declared the undeclared namespace prefix {prefix!r} as {REPAIRABLE_PREFIXES[prefix]}"))
+    return root, repairs
+
+
+def _undeclared_prefixes(exc: XmlSyntaxError) -> dict[str, int]:
+    """Prefix -> first line where it is used undeclared, if that is all that is wrong."""
+    found: dict[str, int] = {}
+    for entry in exc.log or ():
+        if entry.level < etree.ErrorLevels.ERROR:
+            continue
+        match = _UNDECLARED.search(entry.message)
+        if match is None:
+            return {}
+        found.setdefault(match.group(1), entry.line)
+    return found

@@ -5,18 +5,21 @@
     ├── XmlSyntaxError         not well-formed XML, or a forbidden DOCTYPE/entity
     └── PackageInvalid         well-formed, but not a valid package (schema or rule)
 
-Every error carries `source` (file name or "<bytes>") and, where known, `line`, so that a
-message always says what is wrong and where.
+Every error carries `source` (file name or "<bytes>"), where known `line`, and `problem` (the
+message without the location); `str()` gives `source:line: problem`.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class EdxmlError(Exception):
     """Root of every error raised by edxml."""
 
-    def __init__(self, message: str, *, source: str = "<bytes>", line: int | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, problem: str, *, source: str = "<bytes>", line: int | None = None) -> None:
+        super().__init__(f"{source}:{line or '?'}: {problem}")
+        self.problem = problem
         self.source = source
         self.line = line
 
@@ -27,6 +30,10 @@ class PackageTooLarge(EdxmlError):
 
 class XmlSyntaxError(EdxmlError):
     """The input is not well-formed XML, or carries a DOCTYPE or entity we refuse."""
+
+    def __init__(self, problem: str, *, source: str = "<bytes>", line: int | None = None, log: Any = None) -> None:
+        super().__init__(problem, source=source, line=line)
+        self.log = log  # lxml's error log, so the lenient loader can tell what exactly went wrong
 
 
 class PackageInvalid(EdxmlError):

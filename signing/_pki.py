@@ -60,6 +60,14 @@ class CertificateInfo:
     path: Path
 
 
+def _common_name(name: str) -> str:
+    """The name cut to the 64 UTF-8 bytes commonName allows; the UID attribute identifies the agency anyway."""
+    cut = name.encode("utf-8")[:64].decode("utf-8", "ignore")
+    if not cut:
+        raise PkiError("an agency certificate needs a non-empty name")
+    return cut
+
+
 class DevPki:
     """The dev PKI in one directory; `init()` once, then `issue()` per agency."""
 
@@ -128,7 +136,7 @@ class DevPki:
         key = generate_key(algorithm)
         subject = x509.Name([
             x509.NameAttribute(ORGAN_ID_OID, _checked(organ_id)),
-            x509.NameAttribute(NameOID.COMMON_NAME, name),
+            x509.NameAttribute(NameOID.COMMON_NAME, _common_name(name)),
             x509.NameAttribute(NameOID.COUNTRY_NAME, "VN"),
         ])
         now = datetime.now(UTC)

@@ -1,0 +1,90 @@
+"""`validate` and `parse_package`: load (hardened), check the schema (strict), read and apply the rules.
+
+Strict is what this exchange sends: well-formed from the first byte, the shipped XSD in canonical
+order, standard organ ids and DocumentIds, an XMLDSig signature if any. Lenient is what real
+systems send: junk before `<?xml`, well-known prefixes left undeclared, any order, unknown
+elements, test organ ids and a legacy signature are warnings; what cannot be read stays an error.
+"""
+
+from __future__ import annotations
+
+import functools
+from importlib.resources import files
+
+from lxml import etree
+
+from ._model import Package, Profile
+from ._parse import read_package
+from ._reader import Reader
+from ._report import Collector, ValidationReport
+from ._xml import DEFAULT_MAX_BYTES, DSIG_NS, NS, leading_junk, load_repairing, load_tree
+from .errors import EdxmlError, PackageInvalid, XmlSyntaxError
+
+Input = bytes | etree._Element
+
+
+@functools.cache
+def _schema() -> etree.XMLSchema:
+    xsd = files("edxml").joinpath("edxml.xsd").read_bytes()
+    return etree.XMLSchema(load_tree(xsd, source="edxml.xsd"))
+
+
+def validate(
+    data: Input, *, profile: Profile = "strict", source: str = "<bytes>", max_bytes: int = DEFAULT_MAX_BYTES
+) -> ValidationReport:
+    """Check a package and report every problem found with its line; never raises for bad input."""
+    report = ValidationReport(source)
+    collector = Collector(report, profile)
+    try:
+        root = _load(data, profile, source, max_bytes, collector)
+    except EdxmlError as exc:
+        collector.error(exc.line, exc.problem)
+        return report
+    _check(root, collector)
+    return report
+
+
+def parse_package(
+    data: Input, *, profile: Profile = "lenient", source: str = "<bytes>", max_bytes: int = DEFAULT_MAX_BYTES
+) -> Package:
+    """Read a package (bytes, or a root already loaded with `load_tree`) into the model.
+
+    Raises `XmlSyntaxError`/`PackageTooLarge` for unreadable input and `PackageInvalid` naming the
+    first problem otherwise.
+    """
+    report = ValidationReport(source)
+    collector = Collector(report, profile)
+    _check(_load(data, profile, source, max_bytes, collector), collector)
+    report.raise_for_errors()
+    if report.package is None:  # the reader reports whenever it gives up; this is a safety net
+        raise PackageInvalid("not an EDXML package", source=source)
+    return report.package
+
+
+def _load(data: Input, profile: Profile, source: str, max_bytes: int, c: Collector) -> etree._Element:
+    if isinstance(data, etree._Element):
+        return data
+    if profile == "lenient":
+        root, repairs = load_repairing(data, source=source, max_bytes=max_bytes)
+        for line, what in repairs:
+            c.warn(line, f"repaired: {what}")
+        return root
+    junk = leading_junk(data[:4096])
+    if junk:
+        raise XmlSyntaxError(f"{len(junk)} bytes before the XML declaration: {junk[:16]!r}", source=source, line=1)
+    return load_tree(data, source=source, max_bytes=max_bytes)
+
+
+def _check(root: etree._Element, c: Collector) -> None:
+    if c.profile == "strict":
+        schema = _schema()
+        if not schema.validate(root.getroottree()):
+            for entry in schema.error_log:
+                c.error(entry.line, _readable(entry.message))
+            return
+    package = read_package(root, Reader(c))
+    c.report.package = package if c.report.ok else None
+
+
+def _readable(message: str) -> str:
+    return message.replace("{" + NS + "}", "").replace("{" + DSIG_NS + "}", "ds:")
