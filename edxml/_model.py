@@ -33,6 +33,15 @@ class StatusCode(StrEnum):
     CHANGE_AGREED = "15"
     CHANGE_REFUSED = "16"
 
+    @property
+    def progress(self) -> int:
+        """How far along the handling this status is: 01 < 03 < 04 < 05 < 06 (02 ends it as 06 does), then the
+        withdraw exchange. Statuses can arrive out of order; a later arrival of an earlier step must not win."""
+        return _PROGRESS[self.value]
+
+
+_PROGRESS = {"01": 1, "03": 2, "04": 3, "05": 4, "06": 5, "02": 5, "13": 6, "15": 7, "16": 7}
+
 
 class BusinessDocType(IntEnum):
     """What a document package does: `Bussiness/BussinessDocType`."""

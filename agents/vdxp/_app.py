@@ -1,0 +1,100 @@
+"""The ASGI app that serves the national exchange's SDK clients from an agent (mounted at `/vdxp`).
+
+Each call is authenticated (`_auth`), dispatched to its handler, and every failure is answered in the
+SDK's own FAIL format. An agency moves to this exchange by pointing `service.endpoint` at this app.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from typing import Awaitable, Callable
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from . import _directory, _receiving, _sending
+from ._answers import VdxpFailure, fail
+from ._auth import authenticate, read_headers
+from ._context import Facade, Handler
+from ._errors import to_failure
+from ._registry import SdkClientRegistry
+from ._service import DirectoryAdmin, VdxpService
+
+__all__ = ["CALLS", "create_vdxp_app"]
+
+log = logging.getLogger("agents.vdxp")
+
+CALLS: dict[str, Handler] = {
+    "sendEdoc": _sending.send_edoc,
+    "getSentEdocList": _sending.sent_list,
+    "getReceivedEdocList": _receiving.received_list,
+    "getEdoc": _receiving.get_edoc,
+    "downloadEdoc": _receiving.download_edoc,
+    "updateStatus": _receiving.update_status,
+    "countReceiveEdoc": _receiving.count_edoc,
+    "countReceiveStatus": _receiving.count_status,
+    "getAgenciesList": _directory.agencies_list,
+    "getAgenciesListQD20": _directory.agencies_list_qd20,
+    "getSynchronizeUnit": _directory.synchronize_unit,
+    "registerAgency": _directory.register_agency,
+    "deleteAgency": _directory.delete_agency,
+}
+
+
+def _endpoint(facade: Facade, name: str, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    """One call: authenticate, run the handler, and answer every failure in the SDK's FAIL format."""
+    async def endpoint(request: Request) -> Response:
+        system_id = "?"
+        try:
+            call = authenticate(read_headers(request.scope["headers"]), facade.registry, now=facade.clock)
+            system_id = call.client.system_id
+            return await handler(facade, request, call)
+        except Exception as exc:
+            failure = to_failure(exc)
+            if failure is None:
+                log.exception("vdxp %s from %s: internal error", name, system_id)
+                failure = VdxpFailure(500, "internal-error", f"the agent failed on {name}; see its log")
+            else:
+                log.info("vdxp %s from %s: %s %s", name, system_id, failure.code, failure.description)
+            return fail(failure)
+
+    endpoint.__name__ = name
+    return endpoint
+
+
+async def _unknown_call(request: Request) -> Response:
+    return fail(VdxpFailure(404, "unknown-call", f"unknown call {request.url.path!r}"))
+
+
+def create_vdxp_app(
+    service: VdxpService,
+    registry: SdkClientRegistry,
+    *,
+    operator: bool = False,
+    directory_admin: DirectoryAdmin | None = None,
+    max_package_bytes: int = 50 * 1024 * 1024,
+    list_limit: int = 1000,
+    clock: Callable[[], datetime] | None = None,
+) -> Starlette:
+    """The facade for one agent.
+
+    `operator`: this agent is the exchange operator's own, so operator clients may call `registerAgency` and
+    `deleteAgency` (through `directory_admin`); everywhere else they answer FAIL. `clock` exists for the
+    freshness window that clients may be registered with (off by default: the SDK never refreshes its
+    timestamp).
+    """
+    facade = Facade(
+        service=service,
+        registry=registry,
+        clock=clock or (lambda: datetime.now(timezone.utc)),
+        max_package_bytes=max_package_bytes,
+        operator=operator,
+        directory_admin=directory_admin,
+        list_limit=list_limit,
+    )
+    routes = [Route(f"/{name}", _endpoint(facade, name, h), methods=["GET", "POST"]) for name, h in CALLS.items()]
+    routes.append(Route("/{rest:path}", _unknown_call, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]))
+    return Starlette(routes=routes)

@@ -1,0 +1,32 @@
+"""What every handler of the facade is given: the agent, the client registry and the facade's options."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Awaitable, Callable
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ._auth import SignedCall
+from ._registry import SdkClientRegistry
+from ._service import DirectoryAdmin, VdxpService
+
+__all__ = ["Facade", "Handler"]
+
+
+@dataclass(frozen=True, slots=True)
+class Facade:
+    """The wiring of one facade; built once by `create_vdxp_app`."""
+
+    service: VdxpService
+    registry: SdkClientRegistry
+    clock: Callable[[], datetime]
+    max_package_bytes: int
+    operator: bool
+    directory_admin: DirectoryAdmin | None
+    list_limit: int
+
+
+Handler = Callable[[Facade, Request, SignedCall], Awaitable[Response]]
