@@ -4,7 +4,7 @@ Works against the embedded Tansu broker and a real Kafka cluster; nothing here d
 either way. aiokafka errors are translated at this edge into `axis.errors.TransportError` subclasses
 (`map_kafka_errors`), so callers decide retry versus give-up with `exc.retriable` alone.
 
-Guards, and the measured broker fault each one handles (docs: /work/shared/EMBEDDED-BROKER.md):
+Guards, and the measured broker fault each one handles (docs: ../shared/EMBEDDED-BROKER.md):
 
 - **Auto-created topics get 4 partitions, and any metadata request naming a missing topic auto-creates
   it** (a producer's send, a consumer's subscribe, even the admin client's `describe_topics([...])`).

@@ -12,12 +12,19 @@ def main() -> None:
 
 
 def _register() -> None:
-    from . import edxml_cmds, pki_cmds
+    from . import agent_cmds, edxml_cmds, exchange_cmds, pki_cmds, up_cmds
 
     main.add_command(edxml_cmds.edxml)
     main.add_command(pki_cmds.pki)
     main.add_command(pki_cmds.sign)
     main.add_command(pki_cmds.verify)
+    main.add_command(up_cmds.up)
+    main.add_command(up_cmds.demo)
+    main.add_command(agent_cmds.agent)
+    main.add_command(exchange_cmds.router)
+    main.add_command(exchange_cmds.agency)
+    main.add_command(exchange_cmds.status)
+    main.add_command(exchange_cmds.overdue)
 
 
 _register()

@@ -1,6 +1,6 @@
 """Test doubles for the SDK facade: a client that behaves like the national SDK, and a small fake agent.
 
-`SdkLikeClient` is written from the recorded facts of the Java SDK (see /work/shared/vdxp-sdk-wire):
+`SdkLikeClient` is written from the recorded facts of the Java SDK (see ../shared/vdxp-sdk-wire):
 one header map for the client object's whole life (headers of earlier calls stay), a timestamp fixed at
 creation, HMAC-SHA256 over the `sign-header` JSON keyed with the secret's UTF-8 bytes, and `sendEdoc`
 posting the raw file plus CRLF with `hash-file` in the SDK's short hex form.
@@ -27,8 +27,9 @@ from agents.errors import InvalidInput, NotFound
 from agents.model import ReceivedItem, SentRecipient, Submission
 from axis.wire import DirectoryEntry, new_message_id, sha256_hex
 
-SAMPLES = Path("/work/shared/edxml-samples/vdxp-sdk")
-WIRE = Path("/work/shared/vdxp-sdk-wire/requests.jsonl")
+SHARED = Path(__file__).resolve().parents[3] / "shared"  # ../shared beside the project, as in CI
+SAMPLES = SHARED / "edxml-samples" / "vdxp-sdk"
+WIRE = SHARED / "vdxp-sdk-wire" / "requests.jsonl"
 SECRET = "S3cretKeyForTesting"
 H13 = "002.00.20.H13"
 H41 = "000.00.00.H41"

@@ -1,0 +1,108 @@
+"""`Ledger`: the PostgreSQL side of the exchange behind one object with a lifecycle.
+
+Opens its pool in `start()` (never at import or construction, so it binds to the running loop),
+migrates the schema, and hands out the directory, units of work, the relay's outbox and the reports.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from types import TracebackType
+from typing import Any, Callable, Self
+
+import asyncpg
+
+from axis.errors import LedgerError
+
+from ._chain import ChainReport
+from ._deadlines import Overdue, WorkCalendar
+from ._directory import Directory
+from ._migrate import migrate
+from ._outbox import Outbox
+from ._pg import create_pool
+from ._reports import overdue, trail, verify_chain
+from ._uow import UnitOfWork
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Ledger:
+    """Directory, ledger and outbox in PostgreSQL. `start()`/`stop()` are idempotent; `async with` works."""
+
+    def __init__(
+        self, dsn: str, *, calendar: WorkCalendar, arrival_deadline: timedelta, clock: Clock = utc_now,
+        pool_size: int = 5,
+    ) -> None:
+        self._dsn = dsn
+        self._pool_size = pool_size
+        self.calendar = calendar
+        self.arrival_deadline = arrival_deadline
+        self.clock = clock
+        self._pool: asyncpg.Pool | None = None
+        self._closed = False
+
+    async def start(self) -> None:
+        if self._closed:
+            raise LedgerError("this Ledger was stopped; build a new one")
+        if self._pool is not None:
+            return
+        pool = await create_pool(self._dsn, max_size=self._pool_size)
+        try:
+            await migrate(pool)
+        except BaseException:
+            await pool.close()
+            raise
+        self._pool = pool
+
+    async def stop(self) -> None:
+        self._closed = True
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise LedgerError("the Ledger is not started")
+        return self._pool
+
+    @property
+    def directory(self) -> Directory:
+        return Directory(self.pool)
+
+    @property
+    def outbox(self) -> Outbox:
+        return Outbox(self.pool)
+
+    def unit_of_work(self) -> UnitOfWork:
+        return UnitOfWork(self.pool)
+
+    async def trail(self, document_id: str, sender: str | None = None) -> dict[str, Any] | None:
+        """Per recipient: events in order and the current state (see `axis status`)."""
+        return await trail(self.pool, document_id, sender)
+
+    async def overdue(self, now: datetime | None = None) -> list[Overdue]:
+        """Late 01 and 03/02 statuses at `now` (default: the ledger's clock)."""
+        return await overdue(
+            self.pool, now=now or self.clock(), calendar=self.calendar, arrival_deadline=self.arrival_deadline
+        )
+
+    async def overdue_count(self) -> int:
+        """For metrics: how many statuses are late right now."""
+        return len(await self.overdue())
+
+    async def verify_chain(self) -> ChainReport:
+        return await verify_chain(self.pool)

@@ -1,0 +1,101 @@
+"""The relay: publishes the ledger's outbox (deliveries, notices) and redelivers what is not acked.
+
+A delivery is (re)published when due: at once when created, then `redelivery_after` later, doubling up to
+8x, until the recipient's agent acks it (an `ack` record or a status 01). After `redelivery_limit`
+attempts it is marked undeliverable and the sender gets a Notice "undeliverable". Rows are marked
+published only after the broker acknowledged the batch; a crash in between republishes (agents drop
+duplicates by message id). Inbox topics are created explicitly before the first record goes to them.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Awaitable, Callable
+
+from axis import wire
+from axis.ledger import Clock, DueDelivery, Ledger
+from axis.transport import OutRecord, Publisher
+
+from ._metrics import RouterMetrics
+
+_log = logging.getLogger(__name__)
+
+EnsureInbox = Callable[[list[str]], Awaitable[None]]
+
+
+class Relay:
+    """One pass of `run_once()` publishes what is due; the router calls it in a supervised loop."""
+
+    def __init__(
+        self, ledger: Ledger, publisher: Publisher, *, clock: Clock, redelivery_after: timedelta,
+        redelivery_limit: int, batch_max: int, metrics: RouterMetrics, ensure_inboxes: EnsureInbox,
+    ) -> None:
+        self._ledger = ledger
+        self._publisher = publisher
+        self._clock = clock
+        self._after = redelivery_after
+        self._limit = redelivery_limit
+        self._batch_max = batch_max
+        self._metrics = metrics
+        self._ensure_inboxes = ensure_inboxes
+
+    def backoff(self, attempt: int) -> timedelta:
+        """How long after attempt n (1-based) to try again if no ack arrived."""
+        return self._after * min(2 ** (attempt - 1), 8)
+
+    async def run_once(self) -> int:
+        """Publish due deliveries and pending notices; returns how many rows it handled."""
+        return await self._deliveries() + await self._notices()
+
+    async def _deliveries(self) -> int:
+        now = self._clock()
+        due = await self._ledger.outbox.due_deliveries(now, self._batch_max)
+        if not due:
+            return 0
+        to_send: list[DueDelivery] = []
+        for delivery in due:
+            if delivery.attempts >= self._limit:
+                reason = f"not acknowledged by {delivery.recipient} after {delivery.attempts} attempt(s)"
+                if await self._ledger.outbox.give_up(delivery, now, reason):
+                    self._metrics.undeliverable += 1
+                    _log.warning("delivery %s undeliverable: %s", delivery.delivery_id, reason)
+            else:
+                to_send.append(delivery)
+        if to_send:
+            await self._ensure_inboxes(sorted({d.recipient for d in to_send}))
+            await self._publisher.publish_many([self._record(d) for d in to_send])
+            await self._ledger.outbox.mark_published(
+                [(d, now + self.backoff(d.attempts + 1)) for d in to_send], now
+            )
+            for d in to_send:
+                if d.attempts == 0:
+                    self._metrics.delivered += 1
+                else:
+                    self._metrics.redelivered += 1
+        return len(due)
+
+    @staticmethod
+    def _record(d: DueDelivery) -> OutRecord:
+        headers = wire.RecordHeaders(
+            message_id=d.message_id, kind=d.kind, sender=d.sender, body_sha256=d.body_sha256,  # type: ignore[arg-type]
+            sent_at_ms=d.sent_at_ms, delivery_id=d.delivery_id, attempt=d.attempts + 1,
+        )
+        return OutRecord(wire.inbox_topic(d.recipient), d.document.document_id.encode("utf-8"), d.body, headers.encode())
+
+    async def _notices(self) -> int:
+        pending = await self._ledger.outbox.pending_notices(self._batch_max)
+        if not pending:
+            return 0
+        await self._ensure_inboxes(sorted({n.organ_id for n in pending}))
+        records = []
+        for n in pending:
+            headers = wire.RecordHeaders(
+                message_id=n.message_id, kind="notice", sender="router", body_sha256=wire.sha256_hex(n.body),
+                sent_at_ms=wire.now_ms(),
+            )
+            records.append(OutRecord(wire.inbox_topic(n.organ_id), n.message_id.encode(), n.body, headers.encode()))
+        await self._publisher.publish_many(records)
+        await self._ledger.outbox.mark_notices_published([n.id for n in pending], self._clock())
+        self._metrics.notices += len(pending)
+        return len(pending)

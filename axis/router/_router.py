@@ -1,0 +1,311 @@
+"""The Router: consumes `edx.outbound`, judges and records each message, relays deliveries and notices.
+
+Plain aiokafka through `axis.transport`, not faust: the router must commit a Kafka offset only after the
+ledger transaction holding that record's effects has committed (faust commits on its own schedule once
+a stream event is acknowledged), and faust hung on SIGTERM against the embedded broker while a message
+was in flight. Here the loop is explicit: getmany (one record when idle, up to `batch_max` under load),
+one unit of work for the batch, dead letters published, transaction committed, offset committed.
+
+Lifecycle like aiokafka's producer: `start()`/`stop()` idempotent, `async with`; background loops
+(consume, relay, directory watch) are kept tasks with done-callbacks that mark the router unhealthy.
+A broker epoch change (the broker lost its data) rewinds the consumer, republishes every unacked
+delivery and recent notices, and republishes the directory.
+
+Directory on the wire: the router is the only publisher of `edx.directory`. It publishes every agency at
+start, after an epoch change, and whenever it sees the directory change (it polls a cheap
+count/latest-update query every `directory_poll_s`, so `axis agency add` needs no broker access).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+from types import TracebackType
+from typing import Any, Callable, Coroutine, Self
+
+from aiokafka import TopicPartition
+
+from axis import wire
+from axis.errors import AxisError, RouterError
+from axis.ledger import Clock, Ledger, utc_now
+from axis.settings import Settings
+from axis.transport import Batch, Consumer, EpochWatch, OutRecord, Publisher, ensure_topics, exchange_topics
+from signing import Verifier
+
+from ._intake import BatchEffects, Intake
+from ._metrics import RouterMetrics
+from ._relay import Relay
+
+_log = logging.getLogger(__name__)
+
+class Router:
+    """The central router. Needs a started `Ledger`; does not stop it (its owner does)."""
+
+    def __init__(
+        self, settings: Settings, ledger: Ledger, verifier: Verifier, *, clock: Clock = utc_now,
+        group_id: str = "axis-router", metrics: RouterMetrics | None = None, poll_s: float = 0.5,
+        directory_poll_s: float = 2.0, epoch_interval_s: float = 1.0,
+    ) -> None:
+        if not settings.kafka_bootstrap:
+            raise RouterError("settings.kafka_bootstrap is not set (resolve the settings first)")
+        self.settings = settings
+        self.ledger = ledger
+        self.clock = clock
+        self.metrics = metrics or RouterMetrics()
+        self._bootstrap: str = settings.kafka_bootstrap
+        self._group_id = group_id
+        self._poll_s = poll_s
+        self._directory_poll_s = directory_poll_s
+        self._epoch_interval_s = epoch_interval_s
+        self._intake = Intake(verifier, max_package_bytes=settings.max_package_bytes, tz=settings.tz, metrics=self.metrics)
+        self._publisher: Publisher | None = None
+        self._consumer: Consumer | None = None
+        self._watch: EpochWatch | None = None
+        self._relay: Relay | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._organs: set[str] = set()
+        self._ready_inboxes: set[str] = set()
+        self._directory_version: Any = None
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._failed: BaseException | None = None
+        self.relay_error: BaseException | None = None
+        self._state = "new"
+
+    # --- lifecycle -------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._state == "running":
+            return
+        if self._state != "new":
+            raise RouterError(f"router is {self._state}; build a new one")
+        self._state = "starting"
+        try:
+            await self._open()
+        except BaseException:
+            await self.stop()
+            raise
+        self._state = "running"
+
+    async def _open(self) -> None:
+        await self.ledger.start()
+        self._organs = {a.organ_id for a in await self.ledger.directory.list()}
+        self._watch = EpochWatch(self._bootstrap, self._topics, interval_s=self._epoch_interval_s)
+        await self._watch.start()
+        self._ready_inboxes = set(self._organs)
+        self._publisher = Publisher(self._bootstrap)
+        await self._publisher.start()
+        self._consumer = Consumer(self._bootstrap, [wire.OUTBOUND], group_id=self._group_id, epoch=self._watch.epoch)
+        await self._consumer.start()
+        self._watch.on_new_epoch(self._consumer.on_new_epoch)
+        self._watch.on_new_epoch(self._on_new_epoch)
+        self._relay = Relay(
+            self.ledger, self._publisher, clock=self.clock,
+            redelivery_after=timedelta(seconds=self.settings.redelivery_after_s),
+            redelivery_limit=self.settings.redelivery_limit, batch_max=self.settings.publish_batch_max,
+            metrics=self.metrics, ensure_inboxes=self._ensure_inboxes,
+        )
+        await self.publish_directory()
+        self._spawn(self._consume_loop(), "axis-router-consume")
+        self._spawn(self._relay_loop(), "axis-router-relay")
+        self._spawn(self._directory_loop(), "axis-router-directory")
+
+    async def stop(self) -> None:
+        """Finish the batch in hand, commit, close. Safe to call twice."""
+        if self._state in ("stopped", "new"):
+            self._state = "stopped"
+            return
+        self._state = "stopping"
+        self._stopping.set()
+        consume = self._tasks[0] if self._tasks else None
+        if consume is not None:
+            with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError, Exception):
+                await asyncio.wait_for(asyncio.shield(consume), timeout=5.0)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        for closer in (self._consumer, self._publisher, self._watch):
+            if closer is not None:
+                with contextlib.suppress(Exception):
+                    await closer.stop()
+        self._state = "stopped"
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    @property
+    def healthy(self) -> bool:
+        """Running, every loop alive, the broker epoch watch fine and the relay not failing."""
+        return (
+            self._state == "running" and self._failed is None and self.relay_error is None
+            and all(not t.done() for t in self._tasks) and self._watch is not None and self._watch.healthy
+        )
+
+    def wake(self) -> None:
+        """Run the relay now (after a batch commits, or after a test advanced the clock)."""
+        self._wake.set()
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        task.add_done_callback(self._on_task_done)
+        self._tasks.append(task)
+
+    def _on_task_done(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled() or self._stopping.is_set():
+            return
+        self._failed = task.exception() or RouterError(f"{task.get_name()} ended")
+        _log.error("router task %s died: %r", task.get_name(), self._failed)
+
+    # --- consuming -------------------------------------------------------------------------------
+
+    async def _consume_loop(self) -> None:
+        assert self._consumer is not None
+        while not self._stopping.is_set():
+            try:
+                batch = await self._consumer.getmany(timeout_s=0.5, max_records=self.settings.publish_batch_max)
+            except AxisError as exc:
+                _log.warning("fetch failed: %s", exc)
+                await asyncio.sleep(0.5)
+                continue
+            if not batch.records:
+                continue
+            try:
+                await self._process(batch)
+            except AxisError as exc:
+                self.metrics.failed_batches += 1
+                if exc.retriable:
+                    _log.warning("batch of %d failed (%s); it will be read again", len(batch.records), exc)
+                    self._rewind(batch)
+                    await asyncio.sleep(0.5)
+                    continue
+                _log.error("batch of %d failed (%s); handling its records one by one", len(batch.records), exc)
+                try:
+                    await self._process_singly(batch)
+                except AxisError as again:
+                    _log.warning("record-by-record pass failed (%s); the batch will be read again", again)
+                    self._rewind(batch)
+                    await asyncio.sleep(0.5)
+                    continue
+            with contextlib.suppress(AxisError):  # a lost commit replays the batch: tracking rows dedup it
+                await self._consumer.commit(batch)
+            self._wake.set()
+
+    async def _process(self, batch: Batch) -> None:
+        assert self._publisher is not None
+        now = self.clock()
+        effects = BatchEffects()
+        async with self.ledger.unit_of_work() as uow:
+            for record in batch.records:
+                await self._intake.handle(uow, record, now, effects)
+            if effects.dead_letters:
+                await self._publisher.publish_many(effects.dead_letters)
+            await uow.commit()
+        self.metrics.batch(len(batch.records))
+
+    async def _process_singly(self, batch: Batch) -> None:
+        """Isolate a poison record: each in its own transaction; one that fails for good is refused
+        ("internal-error", dead-lettered, sender told) so it cannot block the partition forever."""
+        assert self._publisher is not None
+        for record in batch.records:
+            now = self.clock()
+            effects = BatchEffects()
+            try:
+                async with self.ledger.unit_of_work() as uow:
+                    await self._intake.handle(uow, record, now, effects)
+                    if effects.dead_letters:
+                        await self._publisher.publish_many(effects.dead_letters)
+                    await uow.commit()
+            except AxisError as exc:
+                if exc.retriable:
+                    raise
+                _log.exception("record %s/%d@%d cannot be recorded", record.topic, record.partition, record.offset)
+                effects = BatchEffects()
+                async with self.ledger.unit_of_work() as uow:
+                    await self._intake.refuse_internal(uow, record, exc, now, effects)
+                    await self._publisher.publish_many(effects.dead_letters)
+                    await uow.commit()
+        self.metrics.batch(len(batch.records))
+
+    def _rewind(self, batch: Batch) -> None:
+        assert self._consumer is not None
+        if batch.generation != self._consumer.generation:
+            return
+        first: dict[TopicPartition, int] = {}
+        for r in batch.records:
+            tp = TopicPartition(r.topic, r.partition)
+            first[tp] = min(first.get(tp, r.offset), r.offset)
+        for tp, offset in first.items():
+            self._consumer.consumer.seek(tp, offset)
+
+    # --- relay, directory, epochs ----------------------------------------------------------------
+
+    async def _relay_loop(self) -> None:
+        assert self._relay is not None
+        while True:
+            self._wake.clear()
+            try:
+                handled = await self._relay.run_once()
+                self.relay_error = None
+            except AxisError as exc:
+                self.relay_error = exc
+                _log.warning("relay pass failed: %s", exc)
+                handled = 0
+            if handled < self.settings.publish_batch_max:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=self._poll_s)
+
+    async def _directory_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._directory_poll_s)
+            try:
+                if await self.ledger.directory.version() != self._directory_version:
+                    await self.publish_directory()
+            except AxisError as exc:
+                _log.warning("directory publication failed: %s", exc)
+
+    async def publish_directory(self) -> int:
+        """Publish every agency to `edx.directory` (and create inboxes for new ones)."""
+        assert self._publisher is not None
+        version = await self.ledger.directory.version()
+        agencies = await self.ledger.directory.list()
+        await self._ensure_inboxes([a.organ_id for a in agencies])
+        await self._publisher.publish_many(
+            [OutRecord(wire.DIRECTORY, a.organ_id.encode(), a.entry().encode()) for a in agencies]
+        )
+        self._directory_version = version
+        return len(agencies)
+
+    def _topics(self) -> dict[str, int]:
+        return exchange_topics(self.settings, sorted(self._organs))
+
+    async def _ensure_inboxes(self, organ_ids: list[str]) -> None:
+        missing = [o for o in organ_ids if o not in self._ready_inboxes]
+        if not missing:
+            return
+        self._organs.update(missing)
+        await ensure_topics(self._bootstrap, {wire.inbox_topic(o): self.settings.inbox_partitions for o in missing})
+        self._ready_inboxes.update(missing)
+
+    async def _on_new_epoch(self, epoch: str) -> None:
+        """The broker lost its data: resend everything unconfirmed and the directory."""
+        self.metrics.epochs += 1
+        self._ready_inboxes = set(self._organs)  # the watch recreated them
+        deliveries, notices = await self.ledger.outbox.resend_all(
+            self.clock(), timedelta(seconds=self.settings.redelivery_after_s)
+        )
+        _log.warning("broker epoch %s: resending %d deliveries and %d notices", epoch, deliveries, notices)
+        await self.publish_directory()
+        self._wake.set()
+
+RouterFactory = Callable[[], Router]
