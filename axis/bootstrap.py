@@ -53,10 +53,17 @@ def build_router(
 async def open_router(
     settings: Settings, *, clock: Clock = utc_now, verifier: Verifier | None = None, **options: Any
 ) -> AsyncIterator[Router]:
-    """Start a Ledger and a Router on it; stop both on exit (router first, so its last batch commits)."""
+    """Start a Ledger, a Router on it and (unless `metrics_port` is 0) its Prometheus endpoint; stop all on
+    exit, router before ledger so its last batch commits."""
+    from axis.metrics import MetricsServer
+
     async with build_ledger(settings, clock=clock) as ledger:
         async with build_router(settings, ledger=ledger, verifier=verifier, clock=clock, **options) as router:
-            yield router
+            if not settings.metrics_port:
+                yield router
+                return
+            async with MetricsServer(router, ledger, settings.metrics_port):
+                yield router
 
 
 @contextlib.asynccontextmanager

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import AsyncIterator, Sequence
 
-from axis.bootstrap import build_ledger, build_router
+from axis.bootstrap import open_router
 from axis.embedded import EmbeddedExchangeServices
 from axis.ledger import Agency, Ledger, utc_now
 from axis.router import Router
@@ -53,7 +53,7 @@ def _ensure_pki(pki_dir: Path) -> DevPki:
 
 @contextlib.asynccontextmanager
 async def open_exchange(settings: Settings, *, write_run_file: bool = True, **router_options: object) -> AsyncIterator[Exchange]:
-    """Start (embedded services when the settings name none,) the dev PKI, the ledger and the router.
+    """Start embedded services (when the settings name none), the dev PKI, the ledger, the router and its metrics.
 
     Everything is stopped on exit, router first so its last batch commits, services last.
     """
@@ -70,13 +70,11 @@ async def open_exchange(settings: Settings, *, write_run_file: bool = True, **ro
                 database_url=settings.database_url or database_url,
             )
         pki = _ensure_pki(settings.pki_dir)
-        ledger = await stack.enter_async_context(build_ledger(settings))
-        router = build_router(settings, ledger=ledger, **router_options)  # type: ignore[arg-type]
-        await stack.enter_async_context(router)
+        router = await stack.enter_async_context(open_router(settings, **router_options))  # type: ignore[arg-type]
         if write_run_file and services is not None:
             write_run_info(settings.data_dir, services.run_info(settings.pki_dir))
             stack.callback(remove_run_info, settings.data_dir)
-        yield Exchange(settings, ledger, router, services, pki)
+        yield Exchange(settings, router.ledger, router, services, pki)
 
 
 async def register_agencies(exchange: Exchange, agencies: Sequence[NewAgency], *, algorithm: str = "rsa") -> list[Agency]:

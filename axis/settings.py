@@ -99,6 +99,7 @@ class Settings:
     publish_linger_ms: int = 5
     confirm_timeout_s: float = 30.0
     agent_token: Secret | None = None
+    metrics_port: int = 9400  # the router's Prometheus endpoint on 127.0.0.1; 0 turns it off
 
     def __post_init__(self) -> None:
         # Accept plain values from tests and TOML (str paths, str secrets, lists) and normalise them.
@@ -119,6 +120,8 @@ class Settings:
         for name in ("redelivery_after_s", "arrival_deadline_s", "confirm_timeout_s"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name}: must be positive, got {getattr(self, name)!r}")
+        if not 0 <= self.metrics_port <= 65535:
+            raise SettingsError(f"metrics_port: expected 0..65535, got {self.metrics_port!r}")
         if self.redelivery_limit < 0 or self.publish_linger_ms < 0:
             raise SettingsError("redelivery_limit and publish_linger_ms must not be negative")
         if not self.working_days or not all(0 <= d <= 6 for d in self.working_days):
@@ -202,6 +205,7 @@ _CASTS: dict[str, tuple[Callable[[Any], Any], str]] = {
     "publish_batch_max": (_cast_int, "an integer"),
     "publish_linger_ms": (_cast_int, "an integer"),
     "confirm_timeout_s": (_cast_float, "a number of seconds"),
+    "metrics_port": (_cast_int, "a port number (0 for none)"),
 }
 
 

@@ -36,6 +36,8 @@ async def _serve(settings: Settings) -> None:
         click.echo(f"  kafka bootstrap: {s.kafka_bootstrap}")
         click.echo(f"  ledger:          {s.database_url}")
         click.echo(f"  dev PKI:         {s.pki_dir} (trust anchor {exchange.pki.ca_path})")
+        if s.metrics_port:
+            click.echo(f"  metrics:         http://127.0.0.1:{s.metrics_port}/metrics")
         click.echo("  router:          running; Ctrl-C or SIGTERM stops everything")
         await _until_signal()
         click.echo("stopping...")
@@ -62,7 +64,9 @@ def demo(agencies: int, documents: int, as_json: bool, data_dir: Path | None, ti
     from axis.demo import render, run_demo
 
     settings = load_settings()
-    settings = settings.replace(data_dir=data_dir or settings.data_dir / "demo", kafka_bootstrap=None, database_url=None)
+    settings = settings.replace(
+        data_dir=data_dir or settings.data_dir / "demo", kafka_bootstrap=None, database_url=None, metrics_port=0
+    )
     if not as_json:
         click.echo(f"Starting a demo exchange of {agencies} agencies in {settings.data_dir} ...")
     report = asyncio.run(run_demo(settings, agencies=agencies, documents=documents, timeout_s=timeout_s))

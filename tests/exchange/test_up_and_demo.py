@@ -10,7 +10,10 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
+
+from axis.embedded import free_port
 
 AXIS = [sys.executable, "-c", "from axis.cli import main; main()"]
 
@@ -28,6 +31,18 @@ def _processes_mentioning(text: str) -> list[str]:
         if text in cmdline and str(os.getpid()) != proc.name:
             found.append(f"{proc.name}: {cmdline}")
     return found
+
+
+def _scrape(url: str, *, wanted: str, timeout_s: float = 30.0) -> str:
+    """The metrics page once it shows `wanted` (the overdue gauge appears after the first ledger query)."""
+    deadline = time.monotonic() + timeout_s
+    text = ""
+    while time.monotonic() < deadline:
+        text = httpx.get(url, timeout=5).text
+        if wanted in text:
+            break
+        time.sleep(0.2)
+    return text
 
 
 @pytest.mark.slow
@@ -57,7 +72,10 @@ def test_demo_delivers_every_document_and_receipt_and_reports_json(tmp_path: Pat
 @pytest.mark.slow
 def test_up_serves_until_sigterm_then_leaves_nothing_running(tmp_path: Path) -> None:
     data_dir = tmp_path / "exchange"
-    proc = subprocess.Popen([*AXIS, "up", "--data-dir", str(data_dir)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    metrics_port = free_port()
+    env = {**os.environ, "AXIS_METRICS_PORT": str(metrics_port)}
+    proc = subprocess.Popen([*AXIS, "up", "--data-dir", str(data_dir)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env)
     try:
         run_file = data_dir / "run.json"
         deadline = time.monotonic() + 90
@@ -68,6 +86,10 @@ def test_up_serves_until_sigterm_then_leaves_nothing_running(tmp_path: Path) -> 
         assert run["kafka_bootstrap"].startswith("127.0.0.1:")
         assert (data_dir / "pki" / "ca.pem").exists()
         assert _processes_mentioning(str(data_dir)), "the embedded PostgreSQL should be running under the data folder"
+        metrics = _scrape(f"http://127.0.0.1:{metrics_port}/metrics", wanted="axis_overdue_receipts")
+        assert "axis_router_healthy 1.0" in metrics
+        assert "axis_router_accepted_total 0.0" in metrics
+        assert "axis_overdue_receipts 0.0" in metrics
 
         started = time.monotonic()
         proc.send_signal(signal.SIGTERM)

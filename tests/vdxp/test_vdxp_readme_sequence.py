@@ -47,7 +47,7 @@ async def _until(check, timeout_s: float = 60.0):  # type: ignore[no-untyped-def
 @pytest.mark.slow
 async def test_an_sdk_system_and_an_api_system_exchange_through_the_readme_commands(tmp_path: Path) -> None:
     data_dir = tmp_path / "exchange"
-    env = {**os.environ, "AXIS_DATA_DIR": str(data_dir)}
+    env = {**os.environ, "AXIS_DATA_DIR": str(data_dir), "AXIS_METRICS_PORT": "0"}
     processes: list[subprocess.Popen[bytes]] = []
     logs: list[Path] = []
 

@@ -1,0 +1,117 @@
+"""The router's Prometheus endpoint: what it routed, refused and redelivered, and what is overdue.
+
+Counters live as plain attributes on `RouterMetrics` (cheap on the hot path); a collector turns them into
+Prometheus families at scrape time. The overdue count needs a database query, so a background task
+refreshes it every `refresh_s` instead of querying on each scrape.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterator
+from types import TracebackType
+from typing import Self
+
+from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from axis.errors import AxisError, SettingsError
+from axis.ledger import Ledger
+from axis.router import Router
+
+__all__ = ["MetricsServer", "RouterCollector"]
+
+_log = logging.getLogger(__name__)
+
+
+class RouterCollector(Collector):
+    """Reads a router's counters and the last known overdue count at each scrape."""
+
+    def __init__(self, router: Router) -> None:
+        self._router = router
+        self.overdue: int | None = None
+
+    def collect(self) -> Iterator[Metric]:
+        m = self._router.metrics
+        plain = {
+            "accepted": ("Packages accepted into the ledger", m.accepted),
+            "duplicates": ("Packages recognised as already recorded (by message id)", m.duplicates),
+            "acks": ("Delivery acknowledgements from agents", m.acks),
+            "delivered": ("First publications of a delivery to an inbox", m.delivered),
+            "redelivered": ("Publications of a delivery again (no ack in time, or broker data lost)", m.redelivered),
+            "undeliverable": ("Deliveries given up after the redelivery limit", m.undeliverable),
+            "notices": ("Notices published to senders", m.notices),
+            "batches": ("Batches consumed from edx.outbound", m.batches),
+            "records": ("Records consumed from edx.outbound", m.records),
+            "failed_batches": ("Batches whose transaction failed and was retried", m.failed_batches),
+            "broker_epochs": ("Times the broker was found to have lost its data", m.epochs),
+        }
+        for name, (doc, value) in plain.items():
+            yield CounterMetricFamily(f"axis_router_{name}", doc, value=value)
+        refused = CounterMetricFamily("axis_router_refused", "Packages refused, by reason code", labels=["reason"])
+        for reason, count in sorted(m.refused.items()):
+            refused.add_metric([reason], count)
+        yield refused
+        yield GaugeMetricFamily("axis_router_healthy", "1 while every router loop runs", value=int(self._router.healthy))
+        if self.overdue is not None:
+            yield GaugeMetricFamily("axis_overdue_receipts", "Receipts (01, 03/02) past their deadline", value=self.overdue)
+
+
+class MetricsServer:
+    """Serves `/metrics` on 127.0.0.1:`port` for one router; `start()`/`stop()` or `async with`."""
+
+    def __init__(self, router: Router, ledger: Ledger, port: int, *, refresh_s: float = 15.0) -> None:
+        self.registry = CollectorRegistry()
+        self.collector = RouterCollector(router)
+        self.registry.register(self.collector)
+        self._ledger = ledger
+        self._port = port
+        self._refresh_s = refresh_s
+        self._server: object | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def port(self) -> int:
+        return self._server.server_port if self._server is not None else self._port  # type: ignore[attr-defined]
+
+    async def start(self) -> None:
+        if self._server is not None:
+            return
+        try:
+            self._server, _thread = start_http_server(self._port, addr="127.0.0.1", registry=self.registry)
+        except OSError as exc:
+            raise SettingsError(
+                f"metrics_port {self._port}: cannot listen ({exc.strerror}); set AXIS_METRICS_PORT to a free port or 0"
+            ) from exc
+        self._task = asyncio.create_task(self._refresh(), name="axis-metrics-refresh")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        server, self._server = self._server, None
+        if server is not None:
+            await asyncio.to_thread(server.shutdown)  # type: ignore[attr-defined]
+            server.server_close()  # type: ignore[attr-defined]
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    async def _refresh(self) -> None:
+        while True:
+            try:
+                self.collector.overdue = await self._ledger.overdue_count()
+            except AxisError as exc:  # the ledger may be briefly unreachable; keep serving counters
+                _log.warning("metrics: overdue count failed: %s", exc)
+            await asyncio.sleep(self._refresh_s)
