@@ -56,7 +56,11 @@ class DocumentRef:
 
 
 class UnitOfWork:
-    """One transaction; every method runs inside it. Not reusable after commit or rollback."""
+    """One transaction; every method runs inside it. Not reusable after commit or rollback.
+
+    Every unit of work takes the event chain's lock first: all of them may append events, and taking
+    it later (after row locks on deliveries) let a router batch and the relay deadlock each other.
+    """
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
@@ -71,6 +75,7 @@ class UnitOfWork:
             try:
                 self._tx = self._conn.transaction()
                 await self._tx.start()
+                await self._conn.execute("SELECT pg_advisory_xact_lock($1)", _CHAIN_LOCK)
             except BaseException:
                 await self._pool.release(self._conn)
                 raise
@@ -244,8 +249,7 @@ class UnitOfWork:
     ) -> int:
         """Append one event to the chain; returns its sequence number."""
         with mapped():
-            if self._last_hash is None:
-                await self._conn.execute("SELECT pg_advisory_xact_lock($1)", _CHAIN_LOCK)
+            if self._last_hash is None:  # the chain lock is held since __aenter__
                 last = await self._conn.fetchval("SELECT hash FROM events ORDER BY seq DESC LIMIT 1")
                 self._last_hash = last or GENESIS
             seq = await self._conn.fetchval("SELECT nextval('events_seq')")
