@@ -6,6 +6,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 import pytest
+from shared_material import SDK_SAMPLES
 
 from edxml import Code, DocumentPackage, Organization, build_document
 
@@ -13,7 +14,7 @@ from edxml import Code, DocumentPackage, Organization, build_document
 @pytest.fixture
 def samples() -> Path:
     """The shared SDK samples, next to the repository."""
-    return Path(__file__).parents[2] / "../shared/edxml-samples/vdxp-sdk"
+    return SDK_SAMPLES
 
 
 def organization(organ_id: str, name: str) -> Organization:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from lxml import etree
+from shared_material import SHARED
 
 from edxml import (
     BusinessDocType,
@@ -20,8 +21,10 @@ from edxml import (
     validate,
 )
 
-SAMPLES = Path(__file__).parents[2] / "../shared/edxml-samples"
+SAMPLES = SHARED / "edxml-samples"
 SAMPLE_FILES = sorted(SAMPLES.glob("**/*.edxml"))
+if len(SAMPLE_FILES) < 15:
+    raise RuntimeError(f"expected the 15 SDK samples under {SAMPLES}, found {len(SAMPLE_FILES)}")
 SDK = SAMPLES / "vdxp-sdk"
 LENIENT_VALID = [p for p in SAMPLE_FILES if p.name != "edoc.edxml"]
 

@@ -21,15 +21,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import httpx
+from shared_material import SDK_SAMPLES, SDK_WIRE
 
 import edxml
 from agents.errors import InvalidInput, NotFound
 from agents.model import ReceivedItem, SentRecipient, Submission
 from axis.wire import DirectoryEntry, new_message_id, sha256_hex
 
-SHARED = Path(__file__).resolve().parents[3] / "shared"  # ../shared beside the project, as in CI
-SAMPLES = SHARED / "edxml-samples" / "vdxp-sdk"
-WIRE = SHARED / "vdxp-sdk-wire" / "requests.jsonl"
+SAMPLES = SDK_SAMPLES
+WIRE = SDK_WIRE
 SECRET = "S3cretKeyForTesting"
 H13 = "002.00.20.H13"
 H41 = "000.00.00.H41"
