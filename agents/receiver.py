@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import tzinfo
 
 from aiokafka import ConsumerRecord
@@ -32,11 +32,12 @@ from ._compose import superseded_documents
 from ._task import Supervised
 from .errors import AgentError
 from .service import AgentService
-from .store import InboxEntry, Store
+from .store import InboxEntry, OutboxEntry, Store
 
 __all__ = ["Receiver"]
 
 _log = logging.getLogger(__name__)
+_Checked = tuple[InboxEntry, edxml.Package] | Exception  # a verified delivery, or why it was refused
 ARRIVED_TEXT = "Đã đến - the agent stored the document; the clerk has not handled it yet"
 
 
@@ -97,8 +98,7 @@ class Receiver:
         while True:
             try:
                 batch = await self._consumer.getmany(timeout_s=0.5, max_records=200)
-                for record in batch.records:
-                    await self.handle(record)
+                await self.handle_batch(batch.records)
                 await self.flush_acks()
                 await self._consumer.commit(batch)
                 failures, self.last_error = 0, None
@@ -110,62 +110,100 @@ class Receiver:
                 await asyncio.sleep(min(0.2 * 2 ** failures, 5.0))
 
     async def handle(self, record: ConsumerRecord[bytes, bytes]) -> None:
-        """Apply one record; malformed records are logged and skipped (they would fail the same way again)."""
-        value = record.value or b""
-        if record.topic == DIRECTORY:
-            try:
-                await self._store.upsert_directory(DirectoryEntry.decode(value))
-            except WireFormatError as exc:
-                _log.warning("agent %s: skipping directory record at offset %d: %s", self.organ_id, record.offset, exc)
-            return
-        try:
-            headers = RecordHeaders.decode(record.headers)
-            if headers.kind == "notice":
-                if not await self._store.apply_notice(Notice.decode(value)):
-                    _log.debug("agent %s: notice for an unknown or settled message", self.organ_id)
-            elif headers.kind in ("edoc", "status"):
-                await self._delivery(headers, value)
-        except WireFormatError as exc:
-            _log.warning("agent %s: skipping inbox record at offset %d: %s", self.organ_id, record.offset, exc)
+        """Apply one record (a batch of one)."""
+        await self.handle_batch([record])
 
-    async def _delivery(self, headers: RecordHeaders, body: bytes) -> None:
-        delivery_id = headers.delivery_id or f"{headers.message_id}:{self.organ_id}"
-        if await self._store.has_received(headers.message_id):
-            await self._store.note_delivery(delivery_id, headers.message_id)
-            return
-        try:
-            entry, package = await asyncio.to_thread(self._verified_entry, headers, body)
-        except (SignatureInvalid, edxml.EdxmlError, ValueError) as exc:
-            _log.warning("agent %s: rejecting delivery %s from %s: %s", self.organ_id, delivery_id, headers.sender, exc)
-            async with self._store.unit_of_work() as uow:
-                await uow.add_rejected(delivery_id, headers.message_id, headers.sender, str(exc), body)
-                await uow.commit()
-            return
-        arrived = None
-        if isinstance(package, DocumentPackage):
+    async def handle_batch(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
+        """Apply records; malformed ones are logged and skipped (they would fail the same way again).
+
+        Directory entries and notices are applied as they come; the deliveries are stored together at the
+        end (notices and received statuses commute: both only move a sent row forward), so a busy inbox
+        costs one verification hop and one commit per batch and a quiet one the same per record.
+        """
+        deliveries: list[tuple[RecordHeaders, bytes]] = []
+        for record in records:
+            value = record.value or b""
+            if record.topic == DIRECTORY:
+                try:
+                    await self._store.upsert_directory(DirectoryEntry.decode(value))
+                except WireFormatError as exc:
+                    _log.warning("agent %s: skipping directory record at offset %d: %s",
+                                 self.organ_id, record.offset, exc)
+                continue
             try:
-                arrived = await self._service.status_entry(
-                    package.document_id, StatusCode.ARRIVED, ARRIVED_TEXT, received=package)
-            except AgentError as exc:  # e.g. a package that cannot be answered; store it anyway
-                _log.warning("agent %s: no status 01 for %s: %s", self.organ_id, package.document_id, exc)
+                headers = RecordHeaders.decode(record.headers)
+                if headers.kind == "notice":
+                    if not await self._store.apply_notice(Notice.decode(value)):
+                        _log.debug("agent %s: notice for an unknown or settled message", self.organ_id)
+                elif headers.kind in ("edoc", "status"):
+                    deliveries.append((headers, value))
+            except WireFormatError as exc:
+                _log.warning("agent %s: skipping inbox record at offset %d: %s", self.organ_id, record.offset, exc)
+        if deliveries:
+            await self._deliveries(deliveries)
+
+    async def _deliveries(self, items: list[tuple[RecordHeaders, bytes]]) -> None:
+        fresh: list[tuple[str, RecordHeaders, bytes]] = []
+        for headers, body in items:
+            delivery_id = headers.delivery_id or f"{headers.message_id}:{self.organ_id}"
+            if await self._store.has_received(headers.message_id):
+                await self._store.note_delivery(delivery_id, headers.message_id)
+            else:
+                fresh.append((delivery_id, headers, body))
+        if not fresh:
+            return
+        checked = await asyncio.to_thread(self._verify_all, [(h, b) for _, h, b in fresh])
+        arrivals = await asyncio.gather(*(self._arrived(result) for result in checked))
+        stored = answered = 0
         async with self._store.unit_of_work() as uow:
-            inserted = await uow.add_inbox(entry, delivery_id)
-            if inserted and isinstance(package, DocumentPackage):
-                if arrived is not None:
-                    await uow.add_outbox(arrived)
-                superseded = superseded_documents(package)
-                if superseded is not None:
-                    await uow.mark_superseded(package.sender, superseded[1], superseded[0], entry.message_id)
-            elif inserted and isinstance(package, StatusPackage):
-                at = int(package.timestamp.replace(tzinfo=self._tz).timestamp() * 1000)
-                await uow.apply_status(package.document_id, package.sender, package.status_code.value,
-                                       package.description, at)
+            for (delivery_id, headers, body), result, arrived in zip(fresh, checked, arrivals, strict=True):
+                if isinstance(result, Exception):
+                    _log.warning("agent %s: rejecting delivery %s from %s: %s",
+                                 self.organ_id, delivery_id, headers.sender, result)
+                    await uow.add_rejected(delivery_id, headers.message_id, headers.sender, str(result), body)
+                    continue
+                entry, package = result
+                inserted = await uow.add_inbox(entry, delivery_id)
+                if inserted and isinstance(package, DocumentPackage):
+                    if arrived is not None:
+                        await uow.add_outbox(arrived)
+                        answered += 1
+                    superseded = superseded_documents(package)
+                    if superseded is not None:
+                        await uow.mark_superseded(package.sender, superseded[1], superseded[0], entry.message_id)
+                elif inserted and isinstance(package, StatusPackage):
+                    at = int(package.timestamp.replace(tzinfo=self._tz).timestamp() * 1000)
+                    await uow.apply_status(package.document_id, package.sender, package.status_code.value,
+                                           package.description, at)
+                stored += inserted
             await uow.commit()
-        if inserted:
-            self.stored += 1
+        if stored:
+            self.stored += stored
             self._on_stored()
-            if arrived is not None:
-                self._on_outbox()
+        if answered:
+            self._on_outbox()
+
+    async def _arrived(self, result: _Checked) -> OutboxEntry | None:
+        """The signed status 01 for a verified document; None for a status or a rejected delivery."""
+        if isinstance(result, Exception) or not isinstance(result[1], DocumentPackage):
+            return None
+        package = result[1]
+        try:
+            return await self._service.status_entry(package.document_id, StatusCode.ARRIVED, ARRIVED_TEXT,
+                                                    received=package)
+        except AgentError as exc:  # e.g. a package that cannot be answered; store it anyway
+            _log.warning("agent %s: no status 01 for %s: %s", self.organ_id, package.document_id, exc)
+            return None
+
+    def _verify_all(self, items: list[tuple[RecordHeaders, bytes]]) -> list[_Checked]:
+        """Verify in the worker thread, one call for the batch; a refusal is returned, not raised."""
+        results: list[_Checked] = []
+        for headers, body in items:
+            try:
+                results.append(self._verified_entry(headers, body))
+            except (SignatureInvalid, edxml.EdxmlError, ValueError) as exc:
+                results.append(exc)
+        return results
 
     def _verified_entry(self, headers: RecordHeaders, body: bytes) -> tuple[InboxEntry, edxml.Package]:
         if sha256_hex(body) != headers.body_sha256:
