@@ -18,6 +18,7 @@ from typing import Any
 
 from axis import wire
 from axis.errors import SettingsError
+from axis.lifecycle import AsyncService
 from axis.settings import Settings
 from axis.transport import Consumer, EpochWatch, Publisher, exchange_topics
 from signing import Signer, SigningIdentity, TrustStore, Verifier
@@ -52,7 +53,7 @@ def _ensure_token(path: Path) -> str:
 
 
 @dataclass(eq=False)
-class Agent:
+class Agent(AsyncService):
     """One running agency agent; `start()`/`stop()` are idempotent, `async with` works too."""
 
     organ_id: str
@@ -111,12 +112,6 @@ class Agent:
                 _log.exception("agent %s: stopping %s failed", self.organ_id, type(component).__name__)
         await self.store.close()
 
-    async def __aenter__(self) -> "Agent":
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
     def health(self) -> dict[str, Any]:
         """What `/health` reports: each background component and the broker epoch watch."""

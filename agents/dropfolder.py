@@ -22,6 +22,8 @@ import os
 import uuid
 from pathlib import Path
 
+from axis.lifecycle import AsyncService
+
 from ._task import Supervised
 from .errors import AgentError
 from .model import ReceivedItem
@@ -57,7 +59,7 @@ def _metadata(item: ReceivedItem) -> bytes:
     }, ensure_ascii=False, indent=2).encode("utf-8")
 
 
-class DropFolder:
+class DropFolder(AsyncService):
     """Scans `outbox/` and fills `inbox/`. `start()`/`stop()` (idempotent) or `async with`."""
 
     def __init__(self, root: Path, service: AgentService, store: Store, *, poll_interval_s: float = 0.25) -> None:
@@ -92,12 +94,6 @@ class DropFolder:
     async def stop(self) -> None:
         await self._task.stop()
 
-    async def __aenter__(self) -> "DropFolder":
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
     async def _run(self) -> None:
         while True:

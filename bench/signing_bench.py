@@ -18,7 +18,6 @@ import platform
 import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from lxml import etree
 

@@ -7,12 +7,12 @@ migrates the schema, and hands out the directory, units of work, the relay's out
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from types import TracebackType
-from typing import Any, Callable, Self
+from typing import Any, Callable
 
 import asyncpg
 
 from axis.errors import LedgerError
+from axis.lifecycle import AsyncService
 
 from ._chain import ChainReport
 from ._deadlines import Overdue, WorkCalendar
@@ -30,7 +30,7 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-class Ledger:
+class Ledger(AsyncService):
     """Directory, ledger and outbox in PostgreSQL. `start()`/`stop()` are idempotent; `async with` works."""
 
     def __init__(
@@ -64,14 +64,6 @@ class Ledger:
         if pool is not None:
             await pool.close()
 
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
 
     @property
     def pool(self) -> asyncpg.Pool:

@@ -22,14 +22,14 @@ import asyncio
 import contextlib
 import logging
 from datetime import timedelta
-from types import TracebackType
-from typing import Any, Callable, Coroutine, Self
+from typing import Any, Callable, Coroutine
 
 from aiokafka import TopicPartition
 
 from axis import wire
 from axis.errors import AxisError, RouterError
 from axis.ledger import Clock, Ledger, utc_now
+from axis.lifecycle import AsyncService
 from axis.settings import Settings
 from axis.transport import Batch, Consumer, EpochWatch, OutRecord, Publisher, ensure_topics, exchange_topics
 from signing import Verifier
@@ -40,7 +40,7 @@ from ._relay import Relay
 
 _log = logging.getLogger(__name__)
 
-class Router:
+class Router(AsyncService):
     """The central router. Needs a started `Ledger`; does not stop it (its owner does)."""
 
     def __init__(
@@ -135,14 +135,6 @@ class Router:
                     await closer.stop()
         self._state = "stopped"
 
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
 
     @property
     def healthy(self) -> bool:

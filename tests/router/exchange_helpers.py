@@ -6,7 +6,6 @@ depend only on the contract.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from dataclasses import dataclass, field

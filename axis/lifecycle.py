@@ -1,0 +1,27 @@
+"""The lifecycle every long-lived component shares, like aiokafka's: `start()`, `stop()`, `async with`."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+__all__ = ["AsyncService"]
+
+
+class AsyncService:
+    """A component with `await start()` and an idempotent `await stop()`; `async with` runs both."""
+
+    async def start(self) -> None:
+        raise NotImplementedError
+
+    async def stop(self) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
