@@ -96,7 +96,6 @@ class Settings:
     working_days: tuple[int, ...] = (0, 1, 2, 3, 4)
     timezone: str = "Asia/Ho_Chi_Minh"
     publish_batch_max: int = 500
-    publish_linger_ms: int = 5
     confirm_timeout_s: float = 30.0
     agent_token: Secret | None = None
     metrics_port: int = 9400  # the router's Prometheus endpoint on 127.0.0.1; 0 turns it off
@@ -122,8 +121,8 @@ class Settings:
                 raise SettingsError(f"{name}: must be positive, got {getattr(self, name)!r}")
         if not 0 <= self.metrics_port <= 65535:
             raise SettingsError(f"metrics_port: expected 0..65535, got {self.metrics_port!r}")
-        if self.redelivery_limit < 0 or self.publish_linger_ms < 0:
-            raise SettingsError("redelivery_limit and publish_linger_ms must not be negative")
+        if self.redelivery_limit < 0:
+            raise SettingsError(f"redelivery_limit: must not be negative, got {self.redelivery_limit!r}")
         if not self.working_days or not all(0 <= d <= 6 for d in self.working_days):
             raise SettingsError(f"working_days: expected days 0 (Mon) .. 6 (Sun), got {self.working_days!r}")
         if _hhmm(self.workday_start) >= _hhmm(self.workday_end):
@@ -203,7 +202,6 @@ _CASTS: dict[str, tuple[Callable[[Any], Any], str]] = {
     "working_days": (_cast_days, "days such as 0,1,2,3,4 or mon,tue,wed,thu,fri"),
     "timezone": (str, "a time zone name"),
     "publish_batch_max": (_cast_int, "an integer"),
-    "publish_linger_ms": (_cast_int, "an integer"),
     "confirm_timeout_s": (_cast_float, "a number of seconds"),
     "metrics_port": (_cast_int, "a port number (0 for none)"),
 }

@@ -31,7 +31,7 @@ def test_defaults_match_the_architecture_contract() -> None:
     assert (s.redelivery_after_s, s.redelivery_limit, s.arrival_deadline_s) == (600.0, 6, 900.0)
     assert (s.workday_start, s.workday_end, s.working_days) == ("08:00", "17:00", (0, 1, 2, 3, 4))
     assert s.timezone == "Asia/Ho_Chi_Minh"
-    assert (s.publish_batch_max, s.publish_linger_ms, s.confirm_timeout_s) == (500, 5, 30.0)
+    assert (s.publish_batch_max, s.confirm_timeout_s) == (500, 30.0)
 
 
 def test_settings_are_frozen() -> None:
