@@ -24,7 +24,7 @@ from agents.model import AttachmentInput, DocumentFields, OrganInput, Submission
 from axis.embedded_exchange import NewAgency, open_exchange, register_agencies
 from axis.settings import Settings
 
-__all__ = ["DEMO_AGENCIES", "DemoReport", "demo_agencies", "run_demo"]
+__all__ = ["DEMO_AGENCIES", "DemoReport", "await_directory", "demo_agencies", "render", "run_demo"]
 
 # Real national organ ids and names, as the SDK samples carry them.
 DEMO_AGENCIES: tuple[NewAgency, ...] = (
@@ -217,7 +217,7 @@ async def run_demo(settings: Settings, *, agencies: int = 5, documents: int = 20
             agents = {}
             for agency in chosen:
                 agents[agency.organ_id] = await stack.enter_async_context(build_agent(exchange.settings, agency.organ_id))
-            await _await_directory(agents, len(chosen))
+            await await_directory(agents, len(chosen))
             sent = await _send_documents(agents, documents, random.Random(seed))
             report.sent = len(sent)
             report.deliveries_expected = sum(len(d.recipients) for d in sent)
@@ -239,7 +239,7 @@ async def run_demo(settings: Settings, *, agencies: int = 5, documents: int = 20
     return report
 
 
-async def _await_directory(agents: dict[str, Agent], count: int, timeout_s: float = 30.0) -> None:
+async def await_directory(agents: dict[str, Agent], count: int, timeout_s: float = 30.0) -> None:
     """Agents learn the directory from the broker; wait until each knows every agency."""
     async def known() -> bool:
         sizes = [len(await a.service.agencies()) for a in agents.values()]

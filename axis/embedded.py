@@ -34,7 +34,7 @@ from axis.errors import EmbeddedServiceError
 from axis.lifecycle import AsyncService
 from axis.settings import RunInfo, Secret
 
-__all__ = ["EmbeddedBroker", "EmbeddedExchangeServices", "EmbeddedPostgres", "free_port"]
+__all__ = ["EmbeddedBroker", "EmbeddedExchangeServices", "EmbeddedPostgres", "die_with_parent", "free_port"]
 
 _log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def _kill_live_brokers() -> None:
 atexit.register(_kill_live_brokers)
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """preexec_fn: ask Linux to SIGKILL the child when the process that spawned it dies."""
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
@@ -145,7 +145,7 @@ class EmbeddedBroker(AsyncService):
         with self._open_log() as out:
             self._proc = subprocess.Popen(
                 args, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-                start_new_session=True, preexec_fn=_die_with_parent,
+                start_new_session=True, preexec_fn=die_with_parent,
             )
         _live_brokers[self._proc.pid] = self._proc
         try:

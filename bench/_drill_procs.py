@@ -23,7 +23,7 @@ import httpx
 
 from axis.bootstrap import build_ledger
 from axis.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
-from axis.embedded import _die_with_parent  # the parent-death signal: a killed drill leaves no component
+from axis.embedded import die_with_parent  # a killed drill leaves no component behind
 from axis.embedded_exchange import NewAgency
 from axis.ledger import utc_now
 from axis.settings import Secret, Settings, load_settings
@@ -82,7 +82,7 @@ class ChildProcess:
             log.flush()
             self._proc = subprocess.Popen(
                 self._argv, env=self._env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                start_new_session=True, preexec_fn=_die_with_parent,
+                start_new_session=True, preexec_fn=die_with_parent,
             )
         self.starts += 1
 

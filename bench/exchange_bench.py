@@ -36,7 +36,7 @@ from typing import Any
 
 from agents.bootstrap import Agent, build_agent
 from agents.model import AttachmentInput, DocumentFields, OrganInput, Submission
-from axis.demo import _await_directory, demo_agencies
+from axis.demo import await_directory, demo_agencies
 from axis.embedded_exchange import Exchange, open_exchange, register_agencies
 from axis.settings import load_settings
 
@@ -180,7 +180,7 @@ async def run(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
             for agency in chosen:
                 agents[agency.organ_id] = await stack.enter_async_context(
                     build_agent(exchange.settings, agency.organ_id))
-            await _await_directory(agents, len(chosen))
+            await await_directory(agents, len(chosen))
             await asyncio.sleep(1.0)  # let consumer groups settle before measuring
             idle = await idle_phase(exchange, args.idle_s)
             quiet = await quiet_phase(agents, args.quiet, args.gap_s, args.timeout_s)
