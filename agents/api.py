@@ -1,9 +1,12 @@
 """The agent's own HTTP API (FastAPI): what a document system calls to send and receive documents.
 
-Every route except `/health` needs `Authorization: Bearer <token>` (the agent's `token` file). Errors are
-JSON `{"error": code, "detail": message}`: 400 for an unreadable request, 422 for a package or fields
-that are wrong (the detail says where, e.g. `package.edxml:12: ...`), 404, 409, 413, 503. The national
-SDK facade (`agents.vdxp`) is mounted at `/vdxp` when present; it has its own authentication.
+The API serves as soon as the agent's store is open, also while the broker is unreachable: submissions go
+to the durable outbox and leave when the broker answers; meanwhile `/health` says `degraded` (503) with
+`broker` and `outbox_pending`. Every route except `/health` needs `Authorization: Bearer <token>` (the
+agent's `token` file). Errors are JSON `{"error": code, "detail": message}`: 400 for an unreadable request,
+422 for a package or fields that are wrong (the detail says where, e.g. `package.edxml:12: ...`), 404, 409,
+413, 503. The national SDK facade (`agents.vdxp`) is mounted at `/vdxp` when present; it has its own
+authentication.
 """
 
 # No `from __future__ import annotations`: FastAPI reads the routes' annotations, which use local names.
@@ -122,7 +125,9 @@ def create_app(agent: Agent, *, manage_agent: bool = True) -> FastAPI:
 
     @app.get("/health")
     async def health() -> JSONResponse:
-        report = agent.health()
+        """200 only when everything runs; 503 otherwise, e.g. `degraded` while the broker is unreachable
+        (documents are still accepted into the outbox then: `outbox_pending` says how many wait)."""
+        report = await agent.health()
         return JSONResponse(report, status_code=200 if report["status"] == "ok" else 503)
 
     @app.post("/documents", dependencies=auth, status_code=201, openapi_extra=_SUBMIT_DOC)

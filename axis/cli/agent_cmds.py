@@ -3,7 +3,11 @@
 The agent finds the running exchange through `<data_dir>/run.json` (or `AXIS_KAFKA_BOOTSTRAP`), signs with
 `<pki_dir>/<organ>-key.pem`, and serves until SIGTERM/SIGINT (uvicorn's handlers; the app's lifespan stops
 the agent cleanly). `axis agent sdk-client ...` manages the national SDK facade's clients when installed.
-Exit codes: 0 after a clean stop, 1 when the agent cannot start (missing key, no exchange), 2 usage.
+A broker that is not reachable yet does not stop it: the API accepts documents into the outbox, each failed
+attempt to connect is logged, and the agent connects when the broker answers.
+Exit codes: 0 after a clean stop (after SIGTERM/SIGINT uvicorn re-raises the signal once the agent stopped
+cleanly, so the process ends by that signal, as a service manager expects), 1 when the agent cannot start
+(missing key, no exchange configured), 2 usage.
 """
 
 from __future__ import annotations
@@ -46,6 +50,8 @@ def agent(ctx: click.Context, organ_id: str | None, host: str, port: int, log_le
     token_hint = "settings.agent_token (AXIS_AGENT_TOKEN)" if settings.agent_token else str(the_agent.token_path)
     click.echo(f"agent {organ_id}: http://{host}:{port}/ (OpenAPI: /openapi.json, SDK facade: /vdxp)")
     click.echo(f"agent {organ_id}: bearer token in {token_hint}; data in {the_agent.directory}")
+    click.echo(f"agent {organ_id}: broker at {the_agent.bootstrap}; while it is not reachable the agent keeps "
+               "running, accepts documents into its outbox and retries (GET /health says degraded until then)")
     server.run()
     if not server.started:
         raise click.ClickException(f"the agent for {organ_id} did not start (see the log above)")

@@ -6,6 +6,9 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+import httpx
+
+from agents.api import create_app
 from agents.bootstrap import Agent
 
 SENDER = "000.00.00.G22"
@@ -14,6 +17,14 @@ STRANGER = "000.00.00.H29"  # has a certificate from another CA
 
 AgentFactory = Callable[..., Awaitable[Agent]]
 T = TypeVar("T")
+AUTH = {"Authorization": "Bearer test-token"}
+FIELDS = {"to": [RECIPIENT], "subject": "Về việc họp", "code_number": "7", "code_notation": "VPCP-TH"}
+
+
+def client(agent: Agent) -> httpx.AsyncClient:
+    """The agent's API in process (the test starts and stops the agent itself)."""
+    app = create_app(agent, manage_agent=False)
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://agent")
 
 
 async def eventually(probe: Callable[[], Awaitable[T]], timeout: float = 15.0) -> T:

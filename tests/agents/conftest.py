@@ -47,7 +47,8 @@ async def make_agent(settings: Settings) -> AsyncIterator[Callable[..., Awaitabl
     """Build and start agents on the test's private broker; all stopped at the end."""
     agents: list[Agent] = []
 
-    async def make(organ_id: str = SENDER, *, start: bool = True, **kw: object) -> Agent:
+    async def make(organ_id: str = SENDER, *, start: bool = True, connected: bool = True, **kw: object) -> Agent:
+        """`connected`: wait until the agent reached the broker (set False when the broker is meant to be down)."""
         kw.setdefault("poll_interval_s", 0.05)
         kw.setdefault("epoch_interval_s", 0.3)
         kw.setdefault("consumer_options", {"session_timeout_ms": 1000, "heartbeat_interval_ms": 250})
@@ -55,6 +56,8 @@ async def make_agent(settings: Settings) -> AsyncIterator[Callable[..., Awaitabl
         agents.append(agent)
         if start:
             await agent.start()
+            if connected:
+                await agent.wait_connected(timeout_s=15)
         return agent
 
     yield make

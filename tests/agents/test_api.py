@@ -4,23 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 
 import httpx
 import uvicorn
 
 from agent_forwarder import Forwarder
-from agent_support import RECIPIENT, SENDER, AgentFactory, eventually
+from agent_support import AUTH, FIELDS, RECIPIENT, SENDER, AgentFactory, client, eventually
 from agents.api import create_app
-from agents.bootstrap import Agent
-
-AUTH = {"Authorization": "Bearer test-token"}
-FIELDS = {"to": [RECIPIENT], "subject": "Về việc họp", "code_number": "7", "code_notation": "VPCP-TH"}
-
-
-def client(agent: Agent) -> httpx.AsyncClient:
-    app = create_app(agent, manage_agent=False)
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://agent")
+from axis.embedded import free_port
 
 
 async def test_requests_without_the_right_token_are_refused(make_agent: AgentFactory) -> None:
@@ -105,20 +96,15 @@ async def test_documents_go_out_and_come_in_through_the_api(make_agent: AgentFac
         assert (await out.get("/openapi.json")).json()["paths"]["/documents"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def test_the_api_serves_over_a_real_socket(make_agent: AgentFactory) -> None:
     agent = await make_agent(SENDER, start=False)
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(agent), host="127.0.0.1", port=port, log_level="warning",
                                            lifespan="on"))
     task = asyncio.create_task(server.serve())
     try:
         await eventually(lambda: asyncio.sleep(0.05, server.started))
+        await agent.wait_connected(timeout_s=15)  # the API serves at once; the broker link comes up behind it
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
             health = await http.get("/health")
             made = await http.post("/documents", json=FIELDS, headers=AUTH)
@@ -128,4 +114,4 @@ async def test_the_api_serves_over_a_real_socket(make_agent: AgentFactory) -> No
     finally:
         server.should_exit = True
         await task
-    assert not agent.health()["started"]
+    assert not (await agent.health())["started"]
