@@ -8,6 +8,7 @@ for personal id numbers; UID is the LDAP "user id", a plain identifier string.
 
 from __future__ import annotations
 
+import base64
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,12 +108,18 @@ def fingerprint_of(cert: x509.Certificate) -> str:
 
 @dataclass(frozen=True, eq=False)
 class SigningIdentity:
-    """An agency's private key and certificate, ready to sign (the xmlsec key is prepared once)."""
+    """An agency's private key and certificate, ready to sign (the xmlsec key is prepared once).
+
+    The xmlsec key holds the private key only: xmlsec deep-copies a key's X509 certificate into
+    every signature context (~40 us), so the `Signer` writes `X509Certificate` from
+    `_certificate_b64` itself.
+    """
 
     private_key: PrivateKey
     certificate: x509.Certificate
     organ_id: str = field(init=False)
     _xmlsec_key: xmlsec.Key = field(init=False, repr=False)
+    _certificate_b64: str = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         pub = self.private_key.public_key().public_bytes(
@@ -126,10 +133,11 @@ class SigningIdentity:
         object.__setattr__(self, "organ_id", organ_id_of(self.certificate))
         try:
             key = xmlsec.Key.from_memory(key_to_pem(self.private_key), xmlsec.constants.KeyDataFormatPem)
-            key.load_cert_from_memory(self.certificate.public_bytes(serialization.Encoding.PEM), xmlsec.constants.KeyDataFormatCertPem)
-        except xmlsec.Error as exc:  # pragma: no cover - cryptography already accepted both
+        except xmlsec.Error as exc:  # pragma: no cover - cryptography already accepted it
             raise PkiError(f"xmlsec cannot load the key: {exc}") from exc
         object.__setattr__(self, "_xmlsec_key", key)
+        der = self.certificate.public_bytes(serialization.Encoding.DER)
+        object.__setattr__(self, "_certificate_b64", "\n" + base64.encodebytes(der).decode())  # xmlsec's layout
 
     @classmethod
     def from_files(

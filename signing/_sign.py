@@ -63,8 +63,6 @@ class Signer:
         ref = xmlsec.template.add_reference(sig, xmlsec.constants.TransformSha256, uri="")
         xmlsec.template.add_transform(ref, xmlsec.constants.TransformEnveloped)
         xmlsec.template.add_transform(ref, xmlsec.constants.TransformExclC14N)
-        x509_data = xmlsec.template.add_x509_data(xmlsec.template.ensure_key_info(sig))
-        xmlsec.template.x509_data_add_certificate(x509_data)
         anchor.addnext(sig)
         sig.tail, anchor.tail = anchor.tail, anchor.tail  # keep the header's indentation
 
@@ -74,5 +72,9 @@ class Signer:
             ctx.sign(sig)
         except xmlsec.Error as exc:  # pragma: no cover - a prepared key over a valid template
             raise SigningFailed(f"xmlsec could not sign: {exc}") from exc
+        # KeyInfo is outside SignedInfo and inside the enveloped Signature, so it is signed by
+        # neither digest and may follow signing: this spares xmlsec copying the certificate.
+        x509_data = xmlsec.template.add_x509_data(xmlsec.template.ensure_key_info(sig))
+        xmlsec.template.x509_data_add_certificate(x509_data).text = self.identity._certificate_b64
         return sig
 
