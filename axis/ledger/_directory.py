@@ -148,3 +148,25 @@ class Directory:
                 "UPDATE agency_certificates SET retired_at = $2 WHERE fingerprint_sha256 = $1 AND retired_at IS NULL",
                 fingerprint, at,
             )
+
+
+class DirectorySnapshot:
+    """Read-only directory lookups for one unit of work, each agency read at most once.
+
+    The router judges a whole batch against one view of the directory; caching also turns a lookup per
+    record (sender, recipients) into one query per batch when the batch's organ ids are loaded up front.
+    """
+
+    def __init__(self, db: Any) -> None:
+        self._directory = Directory(db)
+        self._known: dict[str, Agency | None] = {}
+
+    async def many(self, organ_ids: Sequence[str]) -> dict[str, Agency]:
+        missing = [o for o in dict.fromkeys(organ_ids) if o not in self._known]
+        if missing:
+            found = await self._directory.many(missing)
+            self._known.update({o: found.get(o) for o in missing})
+        return {o: a for o in organ_ids if (a := self._known[o]) is not None}
+
+    async def get(self, organ_id: str) -> Agency | None:
+        return (await self.many([organ_id])).get(organ_id)

@@ -76,19 +76,27 @@ class Outbox:
         ]
 
     async def mark_published(self, published: Sequence[tuple[DueDelivery, datetime]], now: datetime) -> None:
-        """Record attempt n of each delivery and when to try again unless acked first."""
+        """Record attempt n of each delivery and when to try again unless acked first.
+
+        One UPDATE for the whole batch and one INSERT for its events: this transaction holds the chain
+        lock the router's batches wait for, so it stays a handful of round trips long.
+        """
         async with self.unit_of_work() as uow:
-            for delivery, next_attempt_at in published:
-                updated = await uow.fetchval(
-                    "UPDATE deliveries SET state = 'published', attempts = attempts + 1, published_at = $2,"
-                    " first_published_at = COALESCE(first_published_at, $2), next_attempt_at = $3"
-                    " WHERE delivery_id = $1 AND state IN ('pending', 'published') RETURNING attempts",
-                    delivery.delivery_id, now, next_attempt_at,
-                )
-                if updated is not None and delivery.kind == "edoc":
+            rows = await uow.fetch(
+                "UPDATE deliveries d SET state = 'published', attempts = d.attempts + 1, published_at = $2,"
+                " first_published_at = COALESCE(d.first_published_at, $2), next_attempt_at = v.next_attempt_at"
+                " FROM unnest($1::text[], $3::timestamptz[]) AS v(delivery_id, next_attempt_at)"
+                " WHERE d.delivery_id = v.delivery_id AND d.state IN ('pending', 'published')"
+                " RETURNING d.delivery_id, d.attempts",
+                [d.delivery_id for d, _ in published], now, [at for _, at in published],
+            )
+            attempts = {r["delivery_id"]: int(r["attempts"]) for r in rows}
+            for delivery, _ in published:
+                if delivery.kind == "edoc" and delivery.delivery_id in attempts:
                     await uow.append_event(
                         delivery.document, at=now, kind="published", actor="router", recipient=delivery.recipient,
-                        message_id=delivery.message_id, detail={"attempt": int(updated), "delivery_id": delivery.delivery_id},
+                        message_id=delivery.message_id,
+                        detail={"attempt": attempts[delivery.delivery_id], "delivery_id": delivery.delivery_id},
                     )
             await uow.commit()
 

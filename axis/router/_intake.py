@@ -1,11 +1,11 @@
-"""Judging one outbound record and writing its consequences into the batch's unit of work.
+"""Writing each outbound record's consequences into the batch's unit of work: the database half.
 
-The record is parsed once into an lxml tree; the same tree goes to the strict EDXML reader and to the
-signature verifier, so what was verified is exactly what was read. Checks, in order: wire headers, body
-digest, duplicate message id, size, EDXML strict, signature against the exchange CA (+CRL), signer
-certificate registered in the directory for From, signer organ = From, sender and recipients active,
-then the document or status rules. A refusal is a result, not an exception: the tracking row, a
-Notice and a dead letter are all written for it.
+The CPU half (`_verdict.Judge`: headers, digest, size, EDXML strict, signature) has already run for the
+whole batch off the event loop; its verdicts travel in `BatchEffects`. Here, inside the transaction and
+in record order: duplicate message id, then a refusal from the verdict if any, then signer certificate
+registered in the directory for From, sender and recipients active, then the document or status rules.
+A refusal is a result, not an exception: the tracking row, a Notice and a dead letter are all written
+for it. `preload()` reads what the batch will ask about in a few queries before the first record.
 """
 
 from __future__ import annotations
@@ -16,24 +16,26 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from aiokafka import ConsumerRecord
-from lxml import etree
 
 import edxml
 from axis import wire
-from axis.ledger import UnitOfWork
+from axis.ledger import ProcessedMessage, UnitOfWork
 from axis.transport import OutRecord
-from signing import SignatureInvalid, Verifier
+from signing import Verifier
 
 from ._metrics import RouterMetrics
 from ._rules import Refusal, record_document, record_status
+from ._verdict import Judge, RecordKey, Verdict, record_key
 
 _log = logging.getLogger(__name__)
 
 
 @dataclass
 class BatchEffects:
-    """What a batch produces besides database rows: dead letters (published before the commit)."""
+    """What a batch carries besides database rows: the verdicts judged off the loop (in), and the dead
+    letters it produces (out, published before the commit)."""
 
+    verdicts: dict[RecordKey, Verdict] = field(default_factory=dict)
     dead_letters: list[OutRecord] = field(default_factory=list)
 
 
@@ -41,28 +43,56 @@ class Intake:
     """Turns outbound records into ledger rows; one instance per router."""
 
     def __init__(self, verifier: Verifier, *, max_package_bytes: int, tz: tzinfo, metrics: RouterMetrics) -> None:
-        self._verifier = verifier
-        self._max_bytes = max_package_bytes
+        self.judge = Judge(verifier, max_package_bytes=max_package_bytes)
         self._tz = tz
         self.metrics = metrics
 
+    async def preload(self, uow: UnitOfWork, effects: BatchEffects) -> None:
+        """One round of queries for the batch: tracking rows, directory, documents named, acked deliveries."""
+        message_ids: list[str] = []
+        organs: set[str] = set()
+        documents: list[tuple[str, str]] = []
+        delivery_ids: list[str] = []
+        new_documents = 0
+        for verdict in effects.verdicts.values():
+            headers, package = verdict.headers, verdict.package
+            if headers is None:
+                continue
+            if verdict.ack_ids is not None:
+                delivery_ids.extend(verdict.ack_ids)
+                continue
+            message_ids.append(headers.message_id)
+            organs.add(headers.sender)
+            if isinstance(package, edxml.DocumentPackage):
+                organs.update(package.recipients)
+                documents.append((package.document_id, package.sender))
+                new_documents += 1
+            elif isinstance(package, edxml.StatusPackage):
+                documents += [(package.document_id, package.sender), (package.document_id, package.response_for.organ_id)]
+        await uow.preload(
+            message_ids=message_ids, documents=documents, organ_ids=sorted(organs), delivery_ids=delivery_ids,
+            new_documents=new_documents,
+        )
+
     async def handle(self, uow: UnitOfWork, record: ConsumerRecord[Any, Any], now: datetime, effects: BatchEffects) -> None:
+        verdict = effects.verdicts.get(record_key(record)) or self.judge.one(record)
         value: bytes = record.value or b""
-        try:
-            headers = wire.RecordHeaders.decode(record.headers or ())
-        except wire.WireFormatError as exc:
-            self._dead_letter(effects, value, list(record.headers or ()), f"bad-headers: {exc}", now)
+        headers = verdict.headers
+        if headers is None:
+            self._dead_letter(effects, value, list(record.headers or ()), verdict.problem, now)
             self.metrics.refused["bad-headers"] += 1
             return
         if headers.kind == "ack":
-            await self._ack(uow, headers, value, now)
+            await self._ack(uow, headers, verdict, now)
             return
         earlier = await uow.processed(headers.message_id)
         if earlier is not None:
             await self._duplicate(uow, headers, earlier, now)
             return
         try:
-            await self._judge(uow, headers, value, now)
+            if verdict.refusal is not None:
+                raise verdict.refusal
+            await self._accept(uow, headers, verdict, value, now)
         except Refusal as refusal:
             await self._refuse(uow, headers, value, refusal, now, effects)
 
@@ -81,13 +111,11 @@ class Intake:
             return
         await self._refuse(uow, headers, value, Refusal("internal-error", str(error)), now, effects)
 
-    async def _ack(self, uow: UnitOfWork, headers: wire.RecordHeaders, value: bytes, now: datetime) -> None:
-        try:
-            ids = wire.decode_ack(value)
-        except wire.WireFormatError as exc:
-            _log.warning("ignoring malformed ack from %s: %s", headers.sender, exc)
+    async def _ack(self, uow: UnitOfWork, headers: wire.RecordHeaders, verdict: Verdict, now: datetime) -> None:
+        if verdict.ack_ids is None:
+            _log.warning("ignoring malformed ack from %s: %s", headers.sender, verdict.problem)
             return
-        for delivery_id, kind, document in await uow.ack_deliveries(ids, headers.sender, now):
+        for delivery_id, kind, document in await uow.ack_deliveries(verdict.ack_ids, headers.sender, now):
             if kind != "edoc":
                 continue
             await uow.append_event(
@@ -96,7 +124,7 @@ class Intake:
             )
         self.metrics.acks += 1
 
-    async def _duplicate(self, uow: UnitOfWork, headers: wire.RecordHeaders, earlier: Any, now: datetime) -> None:
+    async def _duplicate(self, uow: UnitOfWork, headers: wire.RecordHeaders, earlier: ProcessedMessage, now: datetime) -> None:
         # A refused message stays refused; an accepted one is confirmed again as "duplicate".
         outcome = "refused" if earlier.outcome == "refused" else "duplicate"
         notice = wire.Notice(
@@ -106,37 +134,25 @@ class Intake:
         await uow.add_notice(headers.sender, notice, now)
         self.metrics.duplicates += 1
 
-    async def _judge(self, uow: UnitOfWork, headers: wire.RecordHeaders, value: bytes, now: datetime) -> None:
-        if headers.kind not in ("edoc", "status"):
-            raise Refusal("unexpected-kind", f"package-kind {headers.kind!r} does not belong on {wire.OUTBOUND}")
-        if wire.sha256_hex(value) != headers.body_sha256:
-            raise Refusal("body-digest-mismatch", "the body's SHA-256 differs from the body-sha256 header")
-        if len(value) > self._max_bytes:
-            raise Refusal("too-large", f"{len(value)} bytes, the limit is {self._max_bytes}")
-        root, package = self._parse(value)
-        if package.kind != headers.kind:
-            raise Refusal("kind-mismatch", f"header says {headers.kind}, the package is {package.kind}")
-        if package.sender != headers.sender:
-            raise Refusal("sender-mismatch", f"header sender {headers.sender} but From is {package.sender}")
-        try:
-            verified = self._verifier.verify(root, expected_organ_id=package.sender)
-        except SignatureInvalid as exc:
-            raise Refusal(exc.reason, str(exc)) from None
+    async def _accept(
+        self, uow: UnitOfWork, headers: wire.RecordHeaders, verdict: Verdict, value: bytes, now: datetime
+    ) -> None:
+        package = verdict.package
+        assert package is not None  # a verdict without refusal carries its package
         sender = await uow.directory.get(package.sender)
         if sender is None:
             raise Refusal("unknown-sender", f"{package.sender} is not in the directory")
         if not sender.active:
             raise Refusal("sender-inactive", f"{package.sender} is disabled in the directory")
-        if verified.fingerprint_sha256 not in sender.fingerprints:
+        if verdict.fingerprint not in sender.fingerprints:
             raise Refusal(
                 "unregistered-certificate",
-                f"certificate {verified.fingerprint_sha256} is not registered for {package.sender}",
+                f"certificate {verdict.fingerprint} is not registered for {package.sender}",
             )
-        signature = f"xmldsig:{verified.algorithm}:{verified.fingerprint_sha256}"
         if isinstance(package, edxml.DocumentPackage):
-            recipients = await record_document(uow, headers, package, value, signature, now)
+            recipients = await record_document(uow, headers, package, value, verdict.signature, now)
         else:
-            recipients = await record_status(uow, headers, package, value, signature, now, self._tz)
+            recipients = await record_status(uow, headers, package, value, verdict.signature, now, self._tz)
         await uow.record_message(
             message_id=headers.message_id, kind=headers.kind, sender=headers.sender, document_id=package.document_id,
             outcome="accepted", reason="", body_sha256=headers.body_sha256, sent_at_ms=headers.sent_at_ms,
@@ -148,13 +164,6 @@ class Intake:
         )
         await uow.add_notice(headers.sender, notice, now)
         self.metrics.accepted += 1
-
-    def _parse(self, value: bytes) -> tuple[etree._Element, edxml.Package]:
-        try:
-            root = edxml.load_tree(value, max_bytes=self._max_bytes)
-            return root, edxml.parse_package(root, profile="strict")
-        except edxml.EdxmlError as exc:
-            raise Refusal("invalid-package", str(exc)) from None
 
     async def _refuse(
         self, uow: UnitOfWork, headers: wire.RecordHeaders, value: bytes, refusal: Refusal, now: datetime,

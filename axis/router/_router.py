@@ -194,12 +194,15 @@ class Router(AsyncService):
             self._wake.set()
 
     async def _process(self, batch: Batch) -> None:
+        """Judge the batch off the loop, then hold the transaction only for its database work."""
         assert self._publisher is not None
+        effects = BatchEffects(verdicts=await asyncio.to_thread(self._intake.judge.batch, batch.records))
         now = self.clock()
-        effects = BatchEffects()
         async with self.ledger.unit_of_work() as uow:
+            await self._intake.preload(uow, effects)
             for record in batch.records:
                 await self._intake.handle(uow, record, now, effects)
+            await uow.flush()  # a database error surfaces before any dead letter leaves
             if effects.dead_letters:
                 await self._publisher.publish_many(effects.dead_letters)
             await uow.commit()
@@ -207,14 +210,17 @@ class Router(AsyncService):
 
     async def _process_singly(self, batch: Batch) -> None:
         """Isolate a poison record: each in its own transaction; one that fails for good is refused
-        ("internal-error", dead-lettered, sender told) so it cannot block the partition forever."""
+        ("internal-error", dead-lettered, sender told) so it cannot block the partition forever.
+        A rare path: it judges the batch again (off the loop) rather than keep verdicts between passes."""
         assert self._publisher is not None
+        verdicts = await asyncio.to_thread(self._intake.judge.batch, batch.records)
         for record in batch.records:
             now = self.clock()
-            effects = BatchEffects()
+            effects = BatchEffects(verdicts=verdicts)
             try:
                 async with self.ledger.unit_of_work() as uow:
                     await self._intake.handle(uow, record, now, effects)
+                    await uow.flush()
                     if effects.dead_letters:
                         await self._publisher.publish_many(effects.dead_letters)
                     await uow.commit()
@@ -225,6 +231,7 @@ class Router(AsyncService):
                 effects = BatchEffects()
                 async with self.ledger.unit_of_work() as uow:
                     await self._intake.refuse_internal(uow, record, exc, now, effects)
+                    await uow.flush()
                     await self._publisher.publish_many(effects.dead_letters)
                     await uow.commit()
         self.metrics.batch(len(batch.records))

@@ -116,6 +116,7 @@ async def test_driver_errors_are_mapped_at_the_edge(ledger: Ledger, database_url
         async with ledger.unit_of_work() as uow:
             await uow.record_message(message_id="m1", kind="edoc", sender="s", document_id="d", outcome="accepted",
                                      reason="", body_sha256="00", sent_at_ms=0, recipients=[], at=AT)
+            await uow.flush()  # queued writes reach the database (and fail) at flush or commit
     assert isinstance(caught.value.__cause__, asyncpg.UniqueViolationError)
     cases: list[tuple[BaseException, type[LedgerError], bool]] = [
         (asyncpg.exceptions.SerializationError("x"), LedgerConflict, True),

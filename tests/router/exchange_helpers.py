@@ -6,17 +6,22 @@ depend only on the contract.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, AsyncIterator, Callable
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 import edxml
 from axis import wire
+from axis.bootstrap import build_ledger, build_router
+from axis.ledger import Ledger
+from axis.router import Router
+from axis.settings import Settings
 from axis.transport import OutRecord, Publisher, make_consumer
 from signing import DevPki, Signer, SigningIdentity
 
@@ -179,3 +184,69 @@ class InboxReader:
 
 def _kind(record: ConsumerRecord[Any, Any]) -> str:
     return dict(record.headers).get("package-kind", b"").decode()
+
+
+ORGANS = {
+    "vpcp": ("000.00.00.G22", "Văn phòng Chính phủ"),
+    "nghean": ("000.00.00.H41", "UBND Tỉnh Nghệ An"),
+    "caobang": ("000.00.00.H14", "UBND Tỉnh Cao Bằng"),
+    "haiphong": ("000.00.00.G17", "Sở TTTT Hải Phòng"),
+    "rogue": ("000.00.00.H50", "Đơn vị chưa đăng ký chứng thư"),
+}
+
+
+@dataclass
+class Pki:
+    pki: DevPki
+    parties: dict[str, Party]
+
+
+@dataclass
+class Exchange:
+    settings: Settings
+    ledger: Ledger
+    router: Router
+    clock: FakeClock
+    agents: Agents
+    parties: dict[str, Party]
+    bootstrap: str
+
+    def __getattr__(self, name: str) -> Party:
+        try:
+            return self.parties[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    async def restart_router(self) -> None:
+        await self.router.stop()
+        self.router = new_router(self.settings, self.ledger, self.clock)
+        await self.router.start()
+
+
+def new_router(settings: Settings, ledger: Ledger, clock: FakeClock) -> Router:
+    return build_router(settings, ledger=ledger, clock=clock, poll_s=0.05, directory_poll_s=0.2, epoch_interval_s=0.5)
+
+
+@contextlib.asynccontextmanager
+async def open_exchange(bootstrap: str, database_url: str, pki: Pki, data_dir: Path) -> AsyncIterator[Exchange]:
+    settings = Settings(
+        data_dir=data_dir, kafka_bootstrap=bootstrap, database_url=database_url, pki_dir=pki.pki.dir,
+        redelivery_limit=3,
+    )
+    clock = FakeClock()
+    ledger = build_ledger(settings, clock=clock)
+    await ledger.start()
+    for name, party in pki.parties.items():
+        certs = [] if name == "rogue" else [party.pem]
+        await ledger.directory.add(party.organ_id, party.name, certificates=certs, at=clock())
+    router = new_router(settings, ledger, clock)
+    agents = Agents(bootstrap)
+    ex = Exchange(settings, ledger, router, clock, agents, pki.parties, bootstrap)
+    try:
+        await router.start()
+        await agents.start()
+        yield ex
+    finally:
+        await agents.stop()
+        await ex.router.stop()
+        await ledger.stop()

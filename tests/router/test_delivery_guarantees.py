@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from conftest import Exchange
-from exchange_helpers import document, signed, status
+from exchange_helpers import Exchange, document, signed, status
 from test_status_life import _send
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import edxml
-from conftest import Exchange
+from exchange_helpers import Exchange
 from test_status_life import _document, _send
+
+import edxml
 
 
 async def _trail(ex: Exchange, document_id: str) -> dict:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 
-from conftest import Exchange
-from exchange_helpers import document, signed
+from exchange_helpers import Exchange, document, signed
 
 from axis import wire
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-import edxml
-from conftest import Exchange
-from exchange_helpers import Party, document, signed, status
+from exchange_helpers import Exchange, Party, document, signed, status
 
+import edxml
 from axis import wire
 
 T0 = datetime(2025, 3, 3, 9, 0)  # package timestamps are naive Hanoi local time

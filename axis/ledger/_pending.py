@@ -1,0 +1,144 @@
+"""Rows a unit of work has decided on but not yet written, sent as one statement per table at flush.
+
+Why: the router judges a batch of hundreds of records in one transaction. One INSERT per row made that
+transaction thousands of round trips long while it held the chain lock the relay also needs. Queued rows
+keep the order they were decided in; events get their sequence numbers and hashes at flush, in that
+order, so the chain is exactly the one row-by-row appends would have produced. Tables are written in
+foreign-key order (tracking rows, documents, links, statuses, deliveries, notices, events).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ._chain import GENESIS, event_hash
+from ._refs import DocumentRef
+
+
+@dataclass(slots=True)
+class DeliveryState:
+    """A delivery row as a unit of work tracks it: loaded from the database or created in the unit."""
+
+    delivery_id: str
+    message_id: str
+    document: DocumentRef
+    recipient: str
+    kind: str
+    state: str
+    created_at: datetime | None = None  # set for a row created in this unit
+    acked_at: datetime | None = None
+    written: bool = True
+
+    @property
+    def ackable(self) -> bool:
+        return self.state in ("pending", "published")
+
+
+@dataclass(frozen=True, slots=True)
+class EventDraft:
+    """An event before it has a sequence number and a place in the chain."""
+
+    document: DocumentRef
+    at: datetime
+    kind: str
+    actor: str
+    recipient: str
+    status_code: str
+    message_id: str
+    detail: dict[str, Any]
+    signature: str
+
+
+_INSERT_MESSAGE = (
+    "INSERT INTO processed_messages (message_id, kind, sender, document_id, outcome, reason, body_sha256,"
+    " sent_at_ms, recipients, processed_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)"
+)
+_INSERT_DOCUMENT = (
+    "INSERT INTO documents (id, document_id, sender, message_id, subject, code, business_type, business_reason,"
+    " recipients, body, signer_fingerprint, received_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)"
+)
+_INSERT_LINK = (
+    "INSERT INTO document_links (document, concerns, business_type, organ_ids) VALUES ($1,$2,$3,$4)"
+    " ON CONFLICT DO NOTHING"
+)
+_INSERT_STATUS = (
+    "INSERT INTO status_messages (message_id, document, sender, status_code, description, status_at, body,"
+    " received_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)"
+)
+_INSERT_DELIVERY = (
+    "INSERT INTO deliveries (delivery_id, message_id, document, recipient, kind, state, acked_at, next_attempt_at,"
+    " created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$8)"
+)
+_ACK_DELIVERY = (
+    "UPDATE deliveries SET state = 'acked', acked_at = $2 WHERE delivery_id = $1 AND state IN ('pending', 'published')"
+)
+_INSERT_NOTICE = "INSERT INTO notices (organ_id, message_id, outcome, body, created_at) VALUES ($1,$2,$3,$4,$5)"
+_INSERT_EVENT = (
+    "INSERT INTO events (seq, at, document, document_id, recipient, actor, kind, status_code, message_id, detail,"
+    " signature, prev_hash, hash) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)"
+)
+
+
+@dataclass
+class Pending:
+    """The queue of one unit of work; `flush()` empties it."""
+
+    messages: list[tuple[Any, ...]] = field(default_factory=list)
+    documents: list[tuple[Any, ...]] = field(default_factory=list)
+    links: list[tuple[Any, ...]] = field(default_factory=list)
+    statuses: list[tuple[Any, ...]] = field(default_factory=list)
+    deliveries: list[DeliveryState] = field(default_factory=list)  # new rows
+    acked: list[DeliveryState] = field(default_factory=list)  # rows already in the database, acked now
+    notices: list[tuple[Any, ...]] = field(default_factory=list)
+    events: list[EventDraft] = field(default_factory=list)
+
+    async def flush(self, conn: Any, chain_head: str | None) -> str | None:
+        """Write everything queued on `conn` (inside the caller's transaction); returns the new chain head.
+
+        `chain_head` is the hash of the last event as far as the caller knows (None: read it). The caller
+        holds the chain lock, so nobody appends between reading the head and inserting after it.
+        """
+        for sql, rows in (
+            (_INSERT_MESSAGE, self.messages), (_INSERT_DOCUMENT, self.documents), (_INSERT_LINK, self.links),
+            (_INSERT_STATUS, self.statuses),
+            (_INSERT_DELIVERY, [_delivery_row(d) for d in self.deliveries]),
+            (_ACK_DELIVERY, [(d.delivery_id, d.acked_at) for d in self.acked]),
+            (_INSERT_NOTICE, self.notices),
+        ):
+            if rows:
+                await conn.executemany(sql, rows)
+        if self.events:
+            chain_head = await self._append_events(conn, chain_head)
+        for d in self.deliveries:
+            d.written = True
+        self.messages, self.documents, self.links, self.statuses = [], [], [], []
+        self.deliveries, self.acked, self.notices, self.events = [], [], [], []
+        return chain_head
+
+    async def _append_events(self, conn: Any, head: str | None) -> str:
+        if head is None:
+            head = await conn.fetchval("SELECT hash FROM events ORDER BY seq DESC LIMIT 1") or GENESIS
+        seqs = sorted(
+            r[0] for r in await conn.fetch("SELECT nextval('events_seq') FROM generate_series(1, $1)", len(self.events))
+        )
+        rows = []
+        for seq, e in zip(seqs, self.events, strict=True):
+            hashed = {
+                "seq": seq, "at": e.at, "document_id": e.document.document_id, "recipient": e.recipient,
+                "actor": e.actor, "kind": e.kind, "status_code": e.status_code, "message_id": e.message_id,
+                "detail": e.detail, "signature": e.signature,
+            }
+            digest = event_hash(hashed, head)
+            rows.append((
+                seq, e.at, e.document.id, e.document.document_id, e.recipient, e.actor, e.kind, e.status_code,
+                e.message_id, e.detail, e.signature, head, digest,
+            ))
+            head = digest
+        await conn.executemany(_INSERT_EVENT, rows)
+        return head
+
+
+def _delivery_row(d: DeliveryState) -> tuple[Any, ...]:
+    return (d.delivery_id, d.message_id, d.document.id, d.recipient, d.kind, d.state, d.acked_at, d.created_at)
