@@ -10,9 +10,10 @@ is retried with capped exponential backoff while the error says it may succeed l
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+
+from axis.lifecycle import AsyncService, cancel_and_wait
 
 _log = logging.getLogger(__name__)
 
@@ -64,10 +65,7 @@ class Supervised:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
 
     def _done(self, task: asyncio.Task[None]) -> None:
         if task.cancelled():
@@ -108,3 +106,23 @@ async def retry_until_done(
             on_failure(number, exc, delay)
         await asyncio.sleep(delay)
         delay = min(delay * 2, max_s)
+
+
+class LoopService(AsyncService):
+    """A component whose work is one supervised background loop: health and failure come from that loop."""
+
+    _task: Supervised
+
+    @property
+    def healthy(self) -> bool:
+        return self._task.healthy
+
+    @property
+    def failure(self) -> BaseException | None:
+        return self._task.failure
+
+    async def start(self) -> None:
+        self._task.start()
+
+    async def stop(self) -> None:
+        await self._task.stop()

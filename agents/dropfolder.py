@@ -22,9 +22,7 @@ import os
 import uuid
 from pathlib import Path
 
-from axis.lifecycle import AsyncService
-
-from ._task import Supervised
+from ._task import LoopService, Supervised
 from .errors import AgentError
 from .model import ReceivedItem
 from .service import AgentService
@@ -59,7 +57,7 @@ def _metadata(item: ReceivedItem) -> bytes:
     }, ensure_ascii=False, indent=2).encode("utf-8")
 
 
-class DropFolder(AsyncService):
+class DropFolder(LoopService):
     """Scans `outbox/` and fills `inbox/`. `start()`/`stop()` (idempotent) or `async with`."""
 
     def __init__(self, root: Path, service: AgentService, store: Store, *, poll_interval_s: float = 0.25) -> None:
@@ -74,14 +72,6 @@ class DropFolder(AsyncService):
         self._wake = asyncio.Event()
         self._task = Supervised(f"drop-folder-{service.organ_id}", self._run)
 
-    @property
-    def healthy(self) -> bool:
-        return self._task.healthy
-
-    @property
-    def failure(self) -> BaseException | None:
-        return self._task.failure
-
     def wake(self) -> None:
         """A package was stored: export it without waiting for the next scan."""
         self._wake.set()
@@ -89,10 +79,7 @@ class DropFolder(AsyncService):
     async def start(self) -> None:
         for folder in (self.outbox, self.sent_dir, self.failed_dir, self.inbox):
             folder.mkdir(parents=True, exist_ok=True)
-        self._task.start()
-
-    async def stop(self) -> None:
-        await self._task.stop()
+        await super().start()
 
 
     async def _run(self) -> None:

@@ -20,7 +20,6 @@ from aiokafka import ConsumerRecord
 
 import edxml
 from axis.errors import TransportError
-from axis.lifecycle import AsyncService
 from axis.transport import Consumer, OutRecord, Publisher
 from axis.wire import (
     DIRECTORY,
@@ -38,7 +37,7 @@ from edxml import DocumentPackage, StatusCode, StatusPackage
 from signing import SignatureInvalid, Verifier
 
 from ._compose import superseded_documents
-from ._task import Supervised
+from ._task import LoopService, Supervised
 from .errors import AgentError
 from .service import AgentService
 from .store import InboxEntry, OutboxEntry, Store
@@ -50,7 +49,7 @@ _Checked = tuple[InboxEntry, edxml.Package] | Exception  # a verified delivery, 
 ARRIVED_TEXT = "Đã đến - the agent stored the document; the clerk has not handled it yet"
 
 
-class Receiver(AsyncService):
+class Receiver(LoopService):
     """Consumes `edx.inbox.<organ>` and `edx.directory`. `start()`/`stop()` (idempotent) or `async with`."""
 
     def __init__(
@@ -79,20 +78,12 @@ class Receiver(AsyncService):
         self.stored = 0
         self.last_error: BaseException | None = None
 
-    @property
-    def healthy(self) -> bool:
-        return self._task.healthy
-
-    @property
-    def failure(self) -> BaseException | None:
-        return self._task.failure
-
     async def start(self) -> None:
         await self._consumer.start()
-        self._task.start()
+        await super().start()
 
     async def stop(self) -> None:
-        await self._task.stop()
+        await super().stop()
         await self._consumer.stop()
 
 

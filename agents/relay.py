@@ -15,11 +15,10 @@ import logging
 from collections.abc import Callable
 
 from axis.errors import TransportError
-from axis.lifecycle import AsyncService
 from axis.transport import OutRecord, Publisher
 from axis.wire import OUTBOUND, RecordHeaders, now_ms
 
-from ._task import Supervised
+from ._task import LoopService, Supervised
 from .store import PendingRow, Store
 
 __all__ = ["OutboxRelay"]
@@ -27,7 +26,7 @@ __all__ = ["OutboxRelay"]
 _log = logging.getLogger(__name__)
 
 
-class OutboxRelay(AsyncService):
+class OutboxRelay(LoopService):
     """Publishes and resends one agent's outbox. `start()`/`stop()` (idempotent) or `async with`."""
 
     def __init__(
@@ -53,14 +52,6 @@ class OutboxRelay(AsyncService):
         self.published = 0
         self.last_error: BaseException | None = None
 
-    @property
-    def healthy(self) -> bool:
-        return self._task.healthy
-
-    @property
-    def failure(self) -> BaseException | None:
-        return self._task.failure
-
     def wake(self) -> None:
         """Something became due (a submission, a resend request): publish without waiting for the timer."""
         self._wake.set()
@@ -70,12 +61,6 @@ class OutboxRelay(AsyncService):
         count = await self._store.resend_all_pending()
         _log.warning("agent %s: broker epoch %s, resending %d unconfirmed package(s)", self.organ_id, epoch, count)
         self.wake()
-
-    async def start(self) -> None:
-        self._task.start()
-
-    async def stop(self) -> None:
-        await self._task.stop()
 
 
     def _backoff_ms(self, attempts: int) -> int:

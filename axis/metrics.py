@@ -8,7 +8,6 @@ refreshes it every `refresh_s` instead of querying on each scrape.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Iterator
 
@@ -18,7 +17,7 @@ from prometheus_client.registry import Collector
 
 from axis.errors import AxisError, SettingsError
 from axis.ledger import Ledger
-from axis.lifecycle import AsyncService
+from axis.lifecycle import AsyncService, cancel_and_wait
 from axis.router import Router
 
 __all__ = ["MetricsServer", "RouterCollector"]
@@ -89,10 +88,7 @@ class MetricsServer(AsyncService):
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
         server, self._server = self._server, None
         if server is not None:
             await asyncio.to_thread(server.shutdown)  # type: ignore[attr-defined]

@@ -79,14 +79,21 @@ def sent_row(row: SentRecipient, *, sender: str) -> dict[str, Any]:
     }
 
 
-def agency_row(entry: DirectoryEntry) -> dict[str, Any]:
-    """One row of `getAgenciesList`/`getAgenciesListQD20`; organ ids are already QĐ20 codes."""
+def _unit(entry: DirectoryEntry) -> dict[str, Any]:
+    """The fields every directory answer shares; organ ids are already QĐ20 codes."""
     return {
         "id": entry.organ_id,
         "pid": entry.parent_id or "",
         "code": entry.organ_id,
         "name": entry.name,
         "mail": entry.email,
+    }
+
+
+def agency_row(entry: DirectoryEntry) -> dict[str, Any]:
+    """One row of `getAgenciesList`/`getAgenciesListQD20`."""
+    return {
+        **_unit(entry),
         "oldCode": "",
         "code102": entry.organ_id,
     }
@@ -95,11 +102,7 @@ def agency_row(entry: DirectoryEntry) -> dict[str, Any]:
 def sync_row(entry: DirectoryEntry) -> dict[str, Any]:
     """One row of `getSynchronizeUnit`: disabled agencies stay listed as deleted so clients drop them."""
     return {
-        "id": entry.organ_id,
-        "pid": entry.parent_id or "",
-        "code": entry.organ_id,
-        "name": entry.name,
-        "mail": entry.email,
+        **_unit(entry),
         "centerCode": "",
         "version": entry.updated_at_ms,
         "deleted": not entry.active,

@@ -24,7 +24,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from axis import wire
 from axis.errors import TransportError, TransportUnavailable
-from axis.lifecycle import AsyncService
+from axis.lifecycle import AsyncService, cancel_and_wait
 
 from ._clients import OutRecord, Publisher, make_consumer, stop_consumer
 from ._errors import map_kafka_errors
@@ -227,10 +227,7 @@ class EpochWatch(AsyncService):
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
         await self._reader.close()
 
     def _on_done(self, task: asyncio.Task[None]) -> None:
