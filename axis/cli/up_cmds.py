@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import json
+import logging
+import os
 import signal
 import sys
+import threading
 from pathlib import Path
 
 import click
 
+from axis.embedded import EmbeddedExchangeServices
 from axis.settings import Settings, load_settings
 
 
@@ -24,6 +29,33 @@ async def _until_signal() -> None:
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+
+
+# `axis up` promises that a signal stops every child within 10 s. Stopping is orderly (router, ledger,
+# broker, PostgreSQL); should any step hang, this watchdog shows where and ends the children itself.
+STOP_DEADLINE_S = 8.0
+
+
+def _children(services: EmbeddedExchangeServices | None) -> list[tuple[int, signal.Signals]]:
+    """The embedded children and how to end them at once (read before stopping clears the handles)."""
+    if services is None:
+        return []
+    pids = [(services.broker.pid, signal.SIGKILL), (services.postgres.pid, signal.SIGQUIT)]
+    return [(pid, sig) for pid, sig in pids if pid]
+
+
+def _force_stop(children: list[tuple[int, signal.Signals]], loop: asyncio.AbstractEventLoop) -> None:
+    sys.stderr.write(f"axis up: stopping took over {STOP_DEADLINE_S:.0f} s; where it hung:\n")
+    faulthandler.dump_traceback(all_threads=True)
+    for task in asyncio.all_tasks(loop):
+        task.print_stack(file=sys.stderr)
+    for pid, sig in children:  # SIGQUIT: PostgreSQL's immediate shutdown, recovered from WAL at next start
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+    sys.stderr.flush()
+    os._exit(1)
 
 
 async def _serve(settings: Settings) -> None:
@@ -41,6 +73,12 @@ async def _serve(settings: Settings) -> None:
         click.echo("  router:          running; Ctrl-C or SIGTERM stops everything")
         await _until_signal()
         click.echo("stopping...")
+        watchdog = threading.Timer(
+            STOP_DEADLINE_S, _force_stop, (_children(exchange.services), asyncio.get_running_loop())
+        )
+        watchdog.daemon = True
+        watchdog.start()
+    watchdog.cancel()
     click.echo("stopped")
 
 
@@ -49,6 +87,7 @@ async def _serve(settings: Settings) -> None:
 def up(data_dir: Path | None) -> None:
     """Start the exchange: embedded broker and PostgreSQL (unless configured), migrations, dev PKI, router."""
     overrides = {"data_dir": data_dir} if data_dir else {}
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     asyncio.run(_serve(load_settings(**overrides)))
 
 

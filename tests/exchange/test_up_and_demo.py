@@ -104,4 +104,4 @@ def test_up_serves_until_sigterm_then_leaves_nothing_running(tmp_path: Path) -> 
     finally:
         if proc.poll() is None:
             proc.kill()
-            proc.wait()
+        proc.communicate()  # reaps it and closes its pipes
