@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from axis import wire
 from axis.errors import SettingsError, TransportError
-from axis.lifecycle import AsyncService
+from axis.lifecycle import AsyncService, stop_within
 from axis.settings import Settings
 from axis.transport import Consumer, EpochWatch, Publisher, exchange_topics
 from signing import Signer, SigningIdentity, TrustStore, Verifier
@@ -172,7 +172,7 @@ class Agent(AsyncService):
         await self._link.stop()  # first, so it cannot start a component behind our back
         for component in (self.dropfolder, self.relay, self.receiver, self.watch, self.publisher):
             try:
-                await component.stop()
+                await stop_within(component.stop(), 10.0, f"agent {self.organ_id}: stopping {type(component).__name__}")
             except Exception:  # keep stopping the rest; nothing here may leave a task behind
                 _log.exception("agent %s: stopping %s failed", self.organ_id, type(component).__name__)
         await self.store.close()

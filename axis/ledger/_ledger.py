@@ -12,7 +12,7 @@ from typing import Any, Callable
 import asyncpg
 
 from axis.errors import LedgerError
-from axis.lifecycle import AsyncService
+from axis.lifecycle import AsyncService, stop_within
 
 from ._chain import ChainReport
 from ._deadlines import Overdue, WorkCalendar
@@ -61,8 +61,8 @@ class Ledger(AsyncService):
     async def stop(self) -> None:
         self._closed = True
         pool, self._pool = self._pool, None
-        if pool is not None:
-            await pool.close()
+        if pool is not None and not await stop_within(pool.close(), 10.0, "closing the ledger's connections"):
+            pool.terminate()  # a connection never released (a task cancelled mid-query) must not hang the stop
 
 
     @property

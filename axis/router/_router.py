@@ -29,7 +29,7 @@ from aiokafka import TopicPartition
 from axis import wire
 from axis.errors import AxisError, RouterError
 from axis.ledger import Clock, Ledger, utc_now
-from axis.lifecycle import AsyncService
+from axis.lifecycle import AsyncService, cancel_and_wait, stop_within
 from axis.settings import Settings
 from axis.transport import Batch, Consumer, EpochWatch, OutRecord, Publisher, ensure_topics, exchange_topics
 from signing import Verifier
@@ -124,15 +124,13 @@ class Router(AsyncService):
             with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError, Exception):
                 await asyncio.wait_for(asyncio.shield(consume), timeout=5.0)
         for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            with contextlib.suppress(Exception):  # a loop's failure was reported when it happened
+                await cancel_and_wait(task)
         self._tasks.clear()
-        for closer in (self._consumer, self._publisher, self._watch):
+        for name, closer in (("consumer", self._consumer), ("publisher", self._publisher), ("epoch watch", self._watch)):
             if closer is not None:
                 with contextlib.suppress(Exception):
-                    await closer.stop()
+                    await stop_within(closer.stop(), 10.0, f"stopping the router's {name}")
         self._state = "stopped"
 
 
