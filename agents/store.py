@@ -157,14 +157,13 @@ class UnitOfWork:
         return cur.rowcount > 0
 
     async def add_rejected(self, delivery_id: str, message_id: str, sender: str, reason: str, body: bytes) -> None:
+        """Keep a delivery that failed verification, with why. It is not acknowledged: the router delivers
+        it again, and after its redelivery limit tells the sender it was undeliverable, so the failure is
+        visible to both sides instead of the document vanishing here."""
         await self._db.execute(
             "INSERT INTO rejected (delivery_id, message_id, sender, reason, body, at_ms) VALUES (?,?,?,?,?,?)"
-            " ON CONFLICT DO NOTHING",
+            " ON CONFLICT DO UPDATE SET reason = excluded.reason, body = excluded.body, at_ms = excluded.at_ms",
             (delivery_id, message_id, sender, reason, body, self._clock()),
-        )
-        await self._db.execute(
-            "INSERT INTO deliveries (delivery_id, message_id) VALUES (?, ?) ON CONFLICT DO UPDATE SET acked = 0",
-            (delivery_id, message_id),
         )
 
     async def mark_superseded(self, sender: str, document_ids: Sequence[str], how: str, by: str) -> int:
