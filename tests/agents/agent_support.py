@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
 
 import httpx
 
@@ -16,7 +14,6 @@ RECIPIENT = "000.00.00.H41"
 STRANGER = "000.00.00.H29"  # has a certificate from another CA
 
 AgentFactory = Callable[..., Awaitable[Agent]]
-T = TypeVar("T")
 AUTH = {"Authorization": "Bearer test-token"}
 FIELDS = {"to": [RECIPIENT], "subject": "Về việc họp", "code_number": "7", "code_notation": "VPCP-TH"}
 
@@ -27,13 +24,3 @@ def client(agent: Agent) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://agent")
 
 
-async def eventually(probe: Callable[[], Awaitable[T]], timeout: float = 15.0) -> T:
-    """Poll `probe` until it returns something truthy; the broker and the loops are asynchronous."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = await probe()
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met in {timeout} s (last value {value!r})")
-        await asyncio.sleep(0.05)

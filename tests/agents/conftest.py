@@ -10,12 +10,11 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from agent_support import RECIPIENT, SENDER, STRANGER
 
 from agents.bootstrap import Agent, build_agent
 from axis.settings import Settings
 from signing import DevPki
-
-from agent_support import RECIPIENT, SENDER, STRANGER
 
 
 @pytest.fixture(scope="session")

@@ -7,9 +7,10 @@ import json
 
 import httpx
 import uvicorn
-
 from agent_forwarder import Forwarder
-from agent_support import AUTH, FIELDS, RECIPIENT, SENDER, AgentFactory, client, eventually
+from agent_support import AUTH, FIELDS, RECIPIENT, SENDER, AgentFactory, client
+from polling import eventually
+
 from agents.api import create_app
 from axis.embedded import free_port
 

@@ -17,7 +17,8 @@ import httpx
 import pytest
 import uvicorn
 from agent_forwarder import Forwarder
-from agent_support import AUTH, FIELDS, RECIPIENT, SENDER, AgentFactory, client, eventually
+from agent_support import AUTH, FIELDS, RECIPIENT, SENDER, AgentFactory, client
+from polling import eventually
 
 from agents.api import create_app
 from agents.bootstrap import Agent

@@ -6,9 +6,11 @@ import asyncio
 import json
 from pathlib import Path
 
-import edxml
 from agent_forwarder import Forwarder
-from agent_support import RECIPIENT, SENDER, AgentFactory, eventually
+from agent_support import RECIPIENT, SENDER, AgentFactory
+from polling import eventually
+
+import edxml
 from agents.model import DocumentFields, OrganInput
 
 

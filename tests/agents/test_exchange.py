@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from agents.model import DocumentFields, OrganInput, AttachmentInput
 
 from agent_forwarder import Forwarder
-from agent_support import RECIPIENT, SENDER, AgentFactory, eventually
+from agent_support import RECIPIENT, SENDER, AgentFactory
+from polling import eventually
+
+from agents.model import AttachmentInput, DocumentFields, OrganInput
+
 
 async def test_two_agents_exchange_a_document_and_statuses(make_agent: AgentFactory, private_bootstrap: str) -> None:
     sender, recipient = await asyncio.gather(make_agent(SENDER), make_agent(RECIPIENT))

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import edxml
 from agent_forwarder import Forwarder
-from agent_support import RECIPIENT, SENDER, STRANGER, AgentFactory, eventually
+from agent_support import RECIPIENT, SENDER, STRANGER, AgentFactory
+from polling import eventually
+
+import edxml
 from axis import wire
 from axis.transport import OutRecord, Publisher
 from signing import Signer, SigningIdentity

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timezone
 
-from agent_support import RECIPIENT, SENDER, AgentFactory, eventually
+from agent_support import RECIPIENT, SENDER, AgentFactory
+from polling import eventually
+
 from agents.model import AttachmentInput, DocumentFields, OrganInput
 from axis.bootstrap import build_ledger, build_router
 

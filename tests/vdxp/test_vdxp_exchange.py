@@ -13,10 +13,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
+from polling import eventually
+from vdxp_helpers import H13, H41, SECRET, SdkLikeClient, sample
 
 import edxml
 from agents.api import create_app
@@ -25,23 +27,12 @@ from agents.vdxp import SdkClientRegistry, registry_path
 from axis.bootstrap import build_ledger, build_router
 from axis.settings import Settings
 from signing import DevPki
-from vdxp_helpers import H13, H41, SECRET, SdkLikeClient, sample
 
 pytestmark = pytest.mark.slow
-T = TypeVar("T")
 TOKEN = {"Authorization": "Bearer test-token"}
 DOC_FROM_H41 = f"{H41},2026/11/26,15/UBND-VP"
 
 
-async def eventually(probe: Callable[[], Awaitable[T]], timeout: float = 20.0) -> T:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = await probe()
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met in {timeout} s (last value {value!r})")
-        await asyncio.sleep(0.05)
 
 
 def sdk_edoc_to_h41() -> bytes:
