@@ -76,9 +76,7 @@ class Intake:
 
     async def handle(self, uow: UnitOfWork, record: ConsumerRecord[Any, Any], now: datetime, effects: BatchEffects) -> None:
         value: bytes = record.value or b""
-        verdict = effects.verdicts.get(record_key(record))
-        if verdict is None or (verdict.headers is not None and verdict.headers.body_sha256 != wire.sha256_hex(value)):
-            verdict = self.judge.one(record)  # never judge one body and record another
+        verdict = effects.verdicts.get(record_key(record)) or self.judge.one(record)
         headers = verdict.headers
         if headers is None:
             self._dead_letter(effects, value, list(record.headers or ()), verdict.problem, now)

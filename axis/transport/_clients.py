@@ -67,6 +67,16 @@ def make_consumer(bootstrap: str, *topics: str, group_id: str | None, **kw: Any)
     return AIOKafkaConsumer(*topics, **options)
 
 
+async def start_consumer(consumer: AIOKafkaConsumer) -> AIOKafkaConsumer:
+    """Start a consumer; one that fails halfway is stopped again, so it leaves no connection or task."""
+    try:
+        await consumer.start()
+    except BaseException:
+        await stop_consumer(consumer)
+        raise
+    return consumer
+
+
 async def stop_consumer(consumer: AIOKafkaConsumer) -> None:
     """Stop an aiokafka consumer, working around a CancelledError that aiokafka 0.14 lets escape.
 

@@ -17,7 +17,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from axis.errors import TransportError
 from axis.lifecycle import AsyncService
 
-from ._clients import make_consumer, stop_consumer
+from ._clients import make_consumer, start_consumer, stop_consumer
 from ._errors import map_kafka_errors
 
 
@@ -79,11 +79,7 @@ class Consumer(AsyncService):
             return
         consumer = make_consumer(self._bootstrap, *self._topics, group_id=self.group_id, **self._kw)
         with map_kafka_errors(f"connect consumer to {self._bootstrap}"):
-            try:
-                await consumer.start()
-            except BaseException:
-                await stop_consumer(consumer)
-                raise
+            await start_consumer(consumer)
         self._consumer = consumer
 
     async def stop(self) -> None:

@@ -26,7 +26,7 @@ from axis import wire
 from axis.errors import TransportError, TransportUnavailable
 from axis.lifecycle import AsyncService, cancel_and_wait
 
-from ._clients import OutRecord, Publisher, make_consumer, stop_consumer
+from ._clients import OutRecord, Publisher, make_consumer, start_consumer, stop_consumer
 from ._errors import map_kafka_errors
 from ._topics import ensure_topics
 
@@ -94,12 +94,7 @@ class _EpochReader:
                 # its retry backoff, so the timeout is never what a read waits for.
                 consumer_timeout_ms=30_000,
             )
-            try:
-                await consumer.start()
-            except BaseException:
-                await stop_consumer(consumer)
-                raise
-            self._consumer = consumer
+            self._consumer = await start_consumer(consumer)
         return self._consumer
 
     async def _close(self) -> None:
