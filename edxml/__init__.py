@@ -1,6 +1,7 @@
 """EDXML (QCVN 102:2016/BTTTT) packages: model, build, parse, validate. No I/O beyond files given to it."""
 
 from ._attachment import Attachment
+from ._complete import complete_package
 from ._build import build_document, build_status, local_now, new_document_id
 from ._model import (
     BusinessDocType,
@@ -67,6 +68,7 @@ __all__ = [
     "XmlSyntaxError",
     "build_document",
     "build_status",
+    "complete_package",
     "load_tree",
     "local_now",
     "new_document_id",

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from pathlib import Path
 
 from ._attachment import Attachment
+from ._moments import VIETNAM
 from ._model import (
     BusinessDocType,
     Bussiness,
@@ -27,8 +28,6 @@ from ._model import (
     TraceHeaderList,
 )
 
-# Timestamps in packages are local time in Vietnam, which has no daylight saving.
-VIETNAM = timezone(timedelta(hours=7), "Asia/Ho_Chi_Minh")
 
 
 def local_now() -> datetime:

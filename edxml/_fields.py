@@ -2,7 +2,8 @@
 
 Each table lists `(element name, model attribute, kind)` in canonical (serialisation) order.
 The kind says how the text is read and written: dates `yyyy/MM/dd`, timestamps
-`yyyy/MM/dd HH:mm:ss` (local time), `flag` as 0/1, `bool` as true/false.
+`yyyy/MM/dd HH:mm:ss` (local time), `flag` as 0/1, `bool` as true/false; `id` is an identifier (read
+without surrounding whitespace, `null` as no value), `organ` an organ id (an id; `000.00.00.h41` is H41).
 """
 
 from __future__ import annotations
@@ -10,11 +11,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
-Kind = Literal["text", "int", "date", "timestamp", "flag", "bool"]
+Kind = Literal["text", "id", "organ", "int", "date", "timestamp", "flag", "bool"]
 Table = tuple[tuple[str, str, Kind], ...]
 
 ORGANIZATION: Table = (
-    ("OrganId", "organ_id", "text"),
+    ("OrganId", "organ_id", "organ"),
     ("OrganizationInCharge", "organization_in_charge", "text"),
     ("OrganName", "organ_name", "text"),
     ("OrganAdd", "organ_add", "text"),
@@ -23,7 +24,7 @@ ORGANIZATION: Table = (
     ("Fax", "fax", "text"),
     ("Website", "website", "text"),
 )
-CODE: Table = (("CodeNumber", "code_number", "text"), ("CodeNotation", "code_notation", "text"))
+CODE: Table = (("CodeNumber", "code_number", "id"), ("CodeNotation", "code_notation", "id"))
 PROMULGATION: Table = (("Place", "place", "text"), ("PromulgationDate", "promulgation_date", "date"))
 DOCUMENT_TYPE: Table = (("Type", "type", "int"), ("TypeDetail", "type_detail", "int"), ("TypeName", "type_name", "text"))
 SIGNER: Table = (("Competence", "competence", "text"), ("Position", "position", "text"), ("FullName", "full_name", "text"))
@@ -36,17 +37,17 @@ OTHER: Table = (
     ("Direction", "direction", "bool"),
 )
 RESPONSE_FOR: Table = (
-    ("OrganId", "organ_id", "text"),
-    ("Code", "code", "text"),
+    ("OrganId", "organ_id", "organ"),
+    ("Code", "code", "id"),
     ("PromulgationDate", "promulgation_date", "date"),
-    ("DocumentId", "document_id", "text"),
+    ("DocumentId", "document_id", "id"),
 )
 STAFF: Table = (("Department", "department", "text"), ("Staff", "staff", "text"), ("Email", "email", "text"), ("Mobile", "mobile", "text"))
-TRACE_HEADER: Table = (("OrganId", "organ_id", "text"), ("Timestamp", "timestamp", "timestamp"))
-RECEIVER: Table = (("OrganId", "organ_id", "text"), ("ReceiverType", "receiver_type", "int"))
+TRACE_HEADER: Table = (("OrganId", "organ_id", "organ"), ("Timestamp", "timestamp", "timestamp"))
+RECEIVER: Table = (("OrganId", "organ_id", "organ"), ("ReceiverType", "receiver_type", "int"))
 BUSINESS_INFO: Table = (("DocumentInfo", "document_info", "text"), ("DocumentReceiver", "document_receiver", "text"))
 BUSINESS: Table = (
-    ("DocumentId", "document_id", "text"),
+    ("DocumentId", "document_id", "id"),
     ("BussinessDocType", "doc_type", "int"),
     ("BussinessDocReason", "reason", "text"),
     ("Paper", "paper", "flag"),

@@ -31,7 +31,7 @@ from ._model import (
     TraceHeader,
     TraceHeaderList,
 )
-from ._reader import PLACEHOLDER_TIME, Need, Reader, element_bytes, local, name_of
+from ._reader import ORGAN_ID, PLACEHOLDER_TIME, Need, Reader, element_bytes, local, name_of
 from ._xml import NS
 
 _E = etree._Element
@@ -60,7 +60,9 @@ def read_package(root: _E, r: Reader) -> Package | None:
         if "TraceHeaderList" in hkids:
             r.c.soft(hkids["TraceHeaderList"][0], "a status package has no TraceHeaderList; ignored")
         return _status(message, signature, r)
-    trace_el = r.one(hkids, "TraceHeaderList", header, "hard")
+    trace_el = r.one(hkids, "TraceHeaderList", header)
+    if trace_el is None:
+        r.c.soft(header, "edXMLHeader has no TraceHeaderList (the sending agent writes one)")
     trace = _trace(trace_el, r) if trace_el is not None else TraceHeaderList(())
     body = r.one(parts, "edXMLBody", envelope)
     encoded = r.one(top, "AttachmentEncoded", root)
@@ -91,7 +93,10 @@ def _response_for(el: _E, r: Reader, need: Need) -> ResponseFor:
     values, _ = r.record(el, f.RESPONSE_FOR)
     response = ResponseFor(**{"organ_id": "", **values})  # type: ignore[arg-type]
     if need == "hard":
-        r.organ_id(el, response.organ_id, "ResponseFor")
+        if response.organ_id:
+            r.organ_id(el, response.organ_id, "ResponseFor")
+        else:  # the sender of the document answered, which the sending agent knows
+            r.c.soft(el, "ResponseFor has no OrganId (the sending agent fills in the organ of the document answered)")
         r.document_id(el, response.document_id, "ResponseFor")
     elif not response.organ_id or not response.document_id:
         r.c.soft(el, "ResponseFor has no OrganId or no DocumentId")
@@ -113,7 +118,7 @@ def _document_header(el: _E, r: Reader) -> MessageHeader:
     if not to:
         r.c.error(el, "MessageHeader has no To")
     id_el = r.one(kids, "DocumentId", el, "hard")
-    document_id = r.text(id_el)
+    document_id = r.identifier(id_el, r.text(id_el)) if id_el is not None else ""
     if id_el is not None:
         r.document_id(id_el, document_id, "MessageHeader")
     code_el = r.one(kids, "Code", el, "soft")
@@ -157,13 +162,18 @@ def _trace(el: _E, r: Reader) -> TraceHeaderList:
     kids = r.kids(el, frozenset({"TraceHeader", "Bussiness"}))
     hops = []
     for hop in kids.get("TraceHeader", []):
-        values, _ = r.record(hop, f.TRACE_HEADER)
-        r.organ_id(hop, str(values.get("organ_id", "")), "TraceHeader")
+        with r.c.history():  # a TraceHeader is history: what is odd in it is noted, never refused
+            values, _ = r.record(hop, f.TRACE_HEADER)
+        organ = str(values.get("organ_id", ""))
+        if not organ:
+            r.c.warn(hop, "TraceHeader has no OrganId (a hop of the package's history; kept out of the signed form)")
+        elif not (ORGAN_ID.match(organ) or r.known_organ(organ)):
+            r.c.warn(hop, f"TraceHeader OrganId {organ!r} is not of the form 000.00.00.A00 (history; not checked)")
         if "timestamp" not in values:
-            r.c.error(hop, "TraceHeader has no valid Timestamp")
+            r.c.warn(hop, "TraceHeader has no readable Timestamp (history; kept out of the signed form)")
         hops.append(TraceHeader(**{"organ_id": "", "timestamp": PLACEHOLDER_TIME, **values}))  # type: ignore[arg-type]
     if not hops:
-        r.c.error(el, "TraceHeaderList has no TraceHeader")
+        r.c.warn(el, "TraceHeaderList has no TraceHeader (the sending agent adds its own)")
     business_el = r.one(kids, "Bussiness", el, "soft")
     business = _business(business_el, r) if business_el is not None else None
     return TraceHeaderList(tuple(hops), business, tuple((str(k), str(v)) for k, v in el.attrib.items()))
@@ -277,6 +287,9 @@ def _status(el: _E, signature: Signature | None, r: Reader) -> StatusPackage | N
     time_el = r.one(kids, "Timestamp", el, "hard")
     response_for = _response_for(rf_el, r, "hard") if rf_el is not None else ResponseFor("")
     raw_code = r.text(code_el).strip()
+    if raw_code.isdigit() and len(raw_code) == 1:
+        r.c.soft(code_el, f"StatusCode {raw_code!r} read as '0{raw_code}' (two digits)")
+        raw_code = "0" + raw_code
     try:
         code = StatusCode(raw_code)
     except ValueError:

@@ -8,20 +8,26 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Container
 from datetime import date, datetime
 from typing import Literal
 
 from lxml import etree
 
-from ._fields import Kind, Table, names
+from ._fields import Kind, Table, format_value, names
+from ._moments import read_moment
 from ._report import Collector
 from ._xml import DSIG_NS, NS
 
 Need = Literal["", "soft", "hard"]
-PLACEHOLDER_TIME = datetime(1970, 1, 1)  # stands in for an unreadable timestamp already reported as an error
+KnownOrgans = Container[str]
+PLACEHOLDER_TIME = datetime(1970, 1, 1)  # stands in for an unreadable timestamp already reported
 
 ORGAN_ID = re.compile(r"\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}\Z")
 DOCUMENT_ID = re.compile(r"[^,\s]+,\d{4}/\d{2}/\d{2},[^/,]+/[^,]+\Z")
+UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
+# What systems write for "no value" in identifiers (Java's and .NET's null printed as text).
+_NULLS = frozenset({"null", "nil", "none", "undefined"})
 _NS_PREFIX = "{" + NS + "}"
 _DSIG_PREFIX = "{" + DSIG_NS + "}"
 _TRUE = {"1": True, "true": True, "0": False, "false": False}
@@ -51,8 +57,9 @@ def element_bytes(el: etree._Element) -> bytes:
 class Reader:
     """Turns elements into plain values, telling the collector about everything odd."""
 
-    def __init__(self, collector: Collector) -> None:
+    def __init__(self, collector: Collector, known_organs: KnownOrgans | None = None) -> None:
         self.c = collector
+        self.known = known_organs
 
     def kids(self, el: etree._Element, known: frozenset[str]) -> dict[str, list[etree._Element]]:
         """Children of `el` grouped by local name; unknown ones are reported and left out."""
@@ -105,6 +112,10 @@ class Reader:
         text = self.text(el)
         if kind == "text":
             return text
+        if kind == "id":
+            return self.identifier(el, text)
+        if kind == "organ":
+            return self.organ(el, self.identifier(el, text))
         text = text.strip()
         if not text:
             return None
@@ -121,34 +132,58 @@ class Reader:
             return _TRUE[text.lower()]
         return self.moment(el, text, kind == "timestamp")
 
+    def identifier(self, el: etree._Element, text: str) -> str:
+        """An id as written, less surrounding whitespace."""
+        value = text.strip()
+        if value != text and value:
+            self.c.soft(el, f"{name_of(el)} {text!r} has surrounding whitespace; read as {value!r}")
+        return value
+
+    def organ(self, el: etree._Element, value: str) -> str:
+        """`null` (Java's and .NET's null printed) is no organ; a Decision 20/2020 organ id written in lower
+        case is the same organ in upper case."""
+        if value.lower() in _NULLS:
+            self.c.soft(el, f"{name_of(el)} is {value!r}: read as no value")
+            return ""
+        upper = value.upper()
+        if upper != value and ORGAN_ID.match(upper) and not self.known_organ(value):
+            self.c.soft(el, f"{name_of(el)} {value!r} read as {upper!r} (organ ids are upper case)")
+            return upper
+        return value
+
     def moment(self, el: etree._Element, text: str, with_time: bool) -> date | datetime | None:
-        """Dates are `yyyy/MM/dd`, timestamps add ` HH:mm:ss`; ISO forms are tolerated in lenient."""
+        """Dates are `yyyy/MM/dd`, timestamps add ` HH:mm:ss`; other forms (`_moments`) are soft."""
         shape = "yyyy/MM/dd HH:mm:ss" if with_time else "yyyy/MM/dd"
         try:
-            if with_time:
-                return datetime.strptime(text, "%Y/%m/%d %H:%M:%S")
-            y, m, d = text.split("/")
-            if len(y) == 4 and len(m) == 2 and len(d) == 2:
-                return date(int(y), int(m), int(d))
-        except ValueError:
-            pass
-        try:
-            parsed = datetime.fromisoformat(text)
+            value, how = read_moment(text, with_time=with_time)
         except ValueError:
             self.c.error(el, f"{name_of(el)} is not a {shape} value: {text!r}")
             return None
-        self.c.soft(el, f"{name_of(el)} is {text!r}, not in the {shape} form")
-        return parsed.replace(tzinfo=None) if with_time else parsed.date()
+        if how is not None:
+            self.c.soft(el, f"{name_of(el)} {text!r} read as {format_value('timestamp' if with_time else 'date', value)} ({how}), not in the {shape} form")
+        return value
+
+    def known_organ(self, value: str) -> bool:
+        return self.known is not None and value in self.known
 
     def organ_id(self, el: etree._Element, value: str, what: str) -> None:
-        """Organ ids follow Decision 20/2020 (`000.00.00.G22`); test systems use other shapes."""
+        """Organ ids follow Decision 20/2020 (`000.00.00.G22`); one the directory holds is valid in any form."""
         if not value:
             self.c.error(el, f"{what} has no OrganId")
-        elif not ORGAN_ID.match(value):
+        elif ORGAN_ID.match(value):
+            return
+        elif self.known_organ(value):
+            self.c.warn(el, f"{what} OrganId {value!r} is not of the form 000.00.00.A00; the directory holds it")
+        elif self.known is not None:
+            self.c.soft(el, f"{what} OrganId {value!r} is not of the form 000.00.00.A00 and not in the directory")
+        else:
             self.c.soft(el, f"{what} OrganId {value!r} is not of the form 000.00.00.A00")
 
     def document_id(self, el: etree._Element, value: str, what: str) -> None:
+        """`OrganId,yyyy/MM/dd,Number/Notation`, or a UUID as shared SaaS systems write."""
         if not value:
             self.c.error(el, f"{what} has no DocumentId")
-        elif not DOCUMENT_ID.match(value):
-            self.c.soft(el, f"{what} DocumentId {value!r} is not of the form OrganId,yyyy/MM/dd,Number/Notation")
+        elif not (DOCUMENT_ID.match(value) or UUID.match(value)):
+            self.c.soft(el, f"{what} DocumentId {value!r} is not of the form OrganId,yyyy/MM/dd,Number/Notation "
+                            "nor a UUID")
+

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -47,20 +49,35 @@ class ValidationReport:
 
 
 class Collector:
-    """Collects issues while reading; `soft` problems are errors in strict and warnings in lenient."""
+    """Collects issues while reading; `soft` problems are errors in strict and warnings in lenient.
+
+    Inside `history()` (a TraceHeader: where the package has been) nothing is an error: history is
+    noted, never a reason to refuse.
+    """
 
     def __init__(self, report: ValidationReport, profile: Profile) -> None:
         self.report = report
         self.profile = profile
+        self._history = False
 
     def error(self, where: etree._Element | int | None, message: str) -> None:
-        self.report.errors.append(Issue(self.report.source, _line(where), message))
+        target = self.report.warnings if self._history else self.report.errors
+        target.append(Issue(self.report.source, _line(where), message))
 
     def warn(self, where: etree._Element | int | None, message: str) -> None:
         self.report.warnings.append(Issue(self.report.source, _line(where), message))
 
     def soft(self, where: etree._Element | int | None, message: str) -> None:
         (self.error if self.profile == "strict" else self.warn)(where, message)
+
+    @contextlib.contextmanager
+    def history(self) -> Iterator[None]:
+        """Read a part that is history: its problems become warnings."""
+        self._history = True
+        try:
+            yield
+        finally:
+            self._history = False
 
 
 def _line(where: etree._Element | int | None) -> int | None:

@@ -15,7 +15,7 @@ from lxml import etree
 
 from ._model import Package, Profile
 from ._parse import read_package
-from ._reader import Reader
+from ._reader import KnownOrgans, Reader
 from ._report import Collector, ValidationReport
 from ._xml import DEFAULT_MAX_BYTES, DSIG_NS, NS, leading_junk, load_repairing, load_tree
 from .errors import EdxmlError, PackageInvalid, XmlSyntaxError
@@ -30,9 +30,14 @@ def _schema() -> etree.XMLSchema:
 
 
 def validate(
-    data: Input, *, profile: Profile = "strict", source: str = "<bytes>", max_bytes: int = DEFAULT_MAX_BYTES
+    data: Input, *, profile: Profile = "strict", source: str = "<bytes>", max_bytes: int = DEFAULT_MAX_BYTES,
+    known_organs: KnownOrgans | None = None,
 ) -> ValidationReport:
-    """Check a package and report every problem found with its line; never raises for bad input."""
+    """Check a package and report every problem found with its line; never raises for bad input.
+
+    `known_organs` is the directory (anything that answers `organ_id in known_organs`): an organ id it
+    holds is valid whatever its form. Without it, organ ids must have the Decision 20/2020 form.
+    """
     report = ValidationReport(source)
     collector = Collector(report, profile)
     try:
@@ -40,21 +45,22 @@ def validate(
     except EdxmlError as exc:
         collector.error(exc.line, exc.problem)
         return report
-    _check(root, collector)
+    _check(root, collector, known_organs)
     return report
 
 
 def parse_package(
-    data: Input, *, profile: Profile = "lenient", source: str = "<bytes>", max_bytes: int = DEFAULT_MAX_BYTES
+    data: Input, *, profile: Profile = "lenient", source: str = "<bytes>", max_bytes: int = DEFAULT_MAX_BYTES,
+    known_organs: KnownOrgans | None = None,
 ) -> Package:
     """Read a package (bytes, or a root already loaded with `load_tree`) into the model.
 
     Raises `XmlSyntaxError`/`PackageTooLarge` for unreadable input and `PackageInvalid` naming the
-    first problem otherwise.
+    first problem otherwise. `known_organs` as for `validate`.
     """
     report = ValidationReport(source)
     collector = Collector(report, profile)
-    _check(_load(data, profile, source, max_bytes, collector), collector)
+    _check(_load(data, profile, source, max_bytes, collector), collector, known_organs)
     report.raise_for_errors()
     if report.package is None:  # the reader reports whenever it gives up; this is a safety net
         raise PackageInvalid("not an EDXML package", source=source)
@@ -75,14 +81,14 @@ def _load(data: Input, profile: Profile, source: str, max_bytes: int, c: Collect
     return load_tree(data, source=source, max_bytes=max_bytes)
 
 
-def _check(root: etree._Element, c: Collector) -> None:
+def _check(root: etree._Element, c: Collector, known_organs: KnownOrgans | None) -> None:
     if c.profile == "strict":
         schema = _schema()
         if not schema.validate(root.getroottree()):
             for entry in schema.error_log:
                 c.error(entry.line, _readable(entry.message))
             return
-    package = read_package(root, Reader(c))
+    package = read_package(root, Reader(c, known_organs))
     c.report.package = package if c.report.ok else None
 
 

@@ -22,6 +22,9 @@ REPAIRABLE_PREFIXES = {"edXML": NS, "xlink": XLINK_NS, "ds": DSIG_NS}
 _UNDECLARED = re.compile(r"Namespace prefix (\S+) (?:for \S+ )?on \S+ is not defined")
 _ROOT_TAG = re.compile(rb"<(?![?!])[^\s/>]+")
 _BOM = b"\xef\xbb\xbf"
+_WIDE_BOMS = (b"\xff\xfe", b"\xfe\xff")  # UTF-16: the parser reads these itself; nothing to skip
+_ROOT_END = re.compile(rb"</(?:[\w.-]+:)?edXML\s*>")
+_EXTRA_CONTENT = "Extra content at the end of the document"
 
 
 def _parser() -> etree.XMLParser:
@@ -43,13 +46,15 @@ def strip_leading_junk(data: bytes) -> tuple[bytes, int]:
     accepts such files, the strict one reports them.
     """
     start = data.find(b"<")
-    if start <= 0:
+    if start <= 0 or data.startswith(_WIDE_BOMS):
         return data, 0
     return data[start:], start
 
 
 def leading_junk(data: bytes) -> bytes:
-    """The bytes before the first `<`, other than a UTF-8 byte order mark."""
+    """The bytes before the first `<`, other than a byte order mark."""
+    if data.startswith(_WIDE_BOMS):
+        return b""
     start = data.find(b"<")
     junk = data[:start] if start > 0 else b""
     return b"" if junk == _BOM else junk
@@ -71,7 +76,8 @@ def load_tree(data: bytes, *, source: str = "<bytes>", max_bytes: int = DEFAULT_
 
 
 def load_repairing(data: bytes, *, source: str, max_bytes: int) -> tuple[etree._Element, list[tuple[int | None, str]]]:
-    """Load as real systems send: skip junk before `<?xml`, declare well-known prefixes left undeclared.
+    """Load as real systems send: skip junk before `<?xml` and after the package, declare well-known
+    prefixes left undeclared.
 
     Returns the root and what was repaired (line, description); anything else still raises.
     """
@@ -80,21 +86,42 @@ def load_repairing(data: bytes, *, source: str, max_bytes: int) -> tuple[etree._
     data, _ = strip_leading_junk(data)
     if junk:
         repairs.append((1, f"skipped {len(junk)} bytes before the XML declaration: {junk[:16]!r}"))
-    try:
-        return load_tree(data, source=source, max_bytes=max_bytes), repairs
-    except XmlSyntaxError as exc:
-        missing = _undeclared_prefixes(exc)
-        if not missing or any(prefix not in REPAIRABLE_PREFIXES for prefix in missing):
-            raise
-        match = _ROOT_TAG.search(data)
-        if match is None:
-            raise
-        declarations = b"".join(f' xmlns:{p}="{REPAIRABLE_PREFIXES[p]}"'.encode() for p in missing)
-        data = data[: match.end()] + declarations + data[match.end() :]
-        root = load_tree(data, source=source, max_bytes=max_bytes + len(declarations))
-    for prefix, line in missing.items():
-        repairs.append((line, f"declared the undeclared namespace prefix {prefix!r} as {REPAIRABLE_PREFIXES[prefix]}"))
-    return root, repairs
+    limit = max_bytes
+    while True:
+        try:
+            return load_tree(data, source=source, max_bytes=limit), repairs
+        except XmlSyntaxError as exc:
+            repaired = _trailing_junk(data, exc) or _undeclared(data, exc)
+            if repaired is None or len(repairs) > 8:
+                raise
+            limit += max(0, len(repaired[0]) - len(data))
+            data = repaired[0]
+            repairs.extend(repaired[1])
+
+
+Repair = tuple[bytes, list[tuple[int | None, str]]]
+
+
+def _trailing_junk(data: bytes, exc: XmlSyntaxError) -> Repair | None:
+    """Bytes after the root element's end tag (padding, a second CRLF, a stray log line) are cut off."""
+    ends = list(_ROOT_END.finditer(data)) if exc.problem.startswith(_EXTRA_CONTENT) else []
+    if not ends:
+        return None
+    end = ends[-1].end()
+    return data[:end], [(exc.line, f"skipped {len(data) - end} bytes after the end of the package: "
+                                   f"{data[end:end + 16]!r}")]
+
+
+def _undeclared(data: bytes, exc: XmlSyntaxError) -> Repair | None:
+    missing = _undeclared_prefixes(exc)
+    match = _ROOT_TAG.search(data)
+    if not missing or any(prefix not in REPAIRABLE_PREFIXES for prefix in missing) or match is None:
+        return None
+    declarations = b"".join(f' xmlns:{p}="{REPAIRABLE_PREFIXES[p]}"'.encode() for p in missing)
+    return data[: match.end()] + declarations + data[match.end() :], [
+        (line, f"declared the undeclared namespace prefix {prefix!r} as {REPAIRABLE_PREFIXES[prefix]}")
+        for prefix, line in missing.items()
+    ]
 
 
 def _undeclared_prefixes(exc: XmlSyntaxError) -> dict[str, int]:

@@ -42,6 +42,8 @@ text = st.text(
     max_size=30,
 )
 words = text.filter(lambda s: s.strip() != "")
+# Identifiers (codes, ids) are read without surrounding whitespace.
+ids = text.map(str.strip)
 token = st.text(string.ascii_uppercase + string.digits + "-Đ", min_size=1, max_size=12)
 dates = st.dates(date(1900, 1, 1), date(2200, 12, 31))
 times = st.datetimes(datetime(1900, 1, 1), datetime(2200, 12, 31)).map(lambda t: t.replace(microsecond=0))
@@ -57,7 +59,7 @@ organizations = st.builds(
 codes = st.builds(Code, token, token)
 document_ids = st.builds(new_document_id, organ_ids, dates, token, token)
 staff = st.builds(StaffInfo, text, text, text, text)
-response_for = st.builds(ResponseFor, organ_ids, text, st.none() | dates, document_ids)
+response_for = st.builds(ResponseFor, organ_ids, ids, st.none() | dates, document_ids)
 signatures = st.none() | st.builds(
     lambda v: Signature("xmldsig", f'<Signature xmlns="http://www.w3.org/2000/09/xmldsig#"><SignatureValue>{v}</SignatureValue></Signature>'.encode()),
     st.text(string.ascii_letters + string.digits + "+/=", max_size=20),
