@@ -5,7 +5,8 @@ router's notice, whatever happens to the broker); `sent` is the per-recipient fa
 about; `inbox` deduplicates redeliveries by message id (primary key) and keeps the exact signed bytes;
 `deliveries` remembers which router deliveries still need an `ack` record; `rejected` keeps deliveries whose
 signature did not verify, for the operator, without showing them to the document system; `directory` mirrors
-`edx.directory` so the agent never needs PostgreSQL.
+`edx.directory` so the agent never needs PostgreSQL; `meta` holds facts about the store itself (when the
+directory was first read to its end).
 """
 
 from __future__ import annotations
@@ -89,6 +90,11 @@ CREATE TABLE IF NOT EXISTS rejected (
     reason      TEXT NOT NULL,
     body        BLOB NOT NULL,
     at_ms       INTEGER NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
 );
 
 CREATE TABLE IF NOT EXISTS directory (

@@ -31,6 +31,7 @@ class Submission:
     kind: Kind
     duplicate: bool
     created_at: datetime
+    warnings: tuple[str, ...] = ()  # what was repaired or assumed to bring the package to the signed form
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,8 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import tzinfo
 
-from aiokafka import ConsumerRecord
+from aiokafka import ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
 
 import edxml
 from axis.errors import TransportError
@@ -46,6 +47,7 @@ __all__ = ["Receiver"]
 
 _log = logging.getLogger(__name__)
 _Checked = tuple[InboxEntry, edxml.Package] | Exception  # a verified delivery, or why it was refused
+_DIRECTORY_TP = TopicPartition(DIRECTORY, 0)
 ARRIVED_TEXT = "Đã đến - the agent stored the document; the clerk has not handled it yet"
 
 
@@ -95,6 +97,7 @@ class Receiver(LoopService):
                 await self.handle_batch(batch.records)
                 await self.flush_acks()
                 await self._consumer.commit(batch)
+                await self._note_directory_read()
                 failures, self.last_error = 0, None
             except TransportError as exc:
                 # Broker away: nothing was committed, the records come again; stored ones are deduplicated.
@@ -102,6 +105,24 @@ class Receiver(LoopService):
                 self.last_error = exc
                 _log.info("agent %s: receive failed (%s), retrying", self.organ_id, exc)
                 await asyncio.sleep(min(0.2 * 2 ** failures, 5.0))
+
+    async def _note_directory_read(self) -> None:
+        """Mark the mirror a true copy once the directory topic was read to its end (its high-water mark).
+
+        Until then the agent answers directory questions with "not ready" rather than a partial list."""
+        if self._store.directory_synced:
+            return
+        consumer = self._consumer.consumer
+        high = consumer.highwater(_DIRECTORY_TP)
+        if not high or _DIRECTORY_TP not in consumer.assignment():
+            return
+        try:
+            position = await consumer.position(_DIRECTORY_TP)
+        except KafkaError:  # reassigned meanwhile: ask again after the next batch
+            return
+        if position >= high and (await self._store.directory()):
+            await self._store.mark_directory_synced()
+            _log.info("agent %s: directory read (%d agencies)", self.organ_id, len(await self._store.directory()))
 
     async def handle(self, record: ConsumerRecord[bytes, bytes]) -> None:
         """Apply one record (a batch of one)."""

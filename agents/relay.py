@@ -21,9 +21,15 @@ from axis.wire import OUTBOUND, RecordHeaders, now_ms
 from ._task import LoopService, Supervised
 from .store import PendingRow, Store
 
-__all__ = ["OutboxRelay"]
+__all__ = ["OutboxRelay", "outbound_record"]
 
 _log = logging.getLogger(__name__)
+
+
+def outbound_record(organ_id: str, row: PendingRow, sent_at_ms: int) -> OutRecord:
+    """The `edx.outbound` record of an outbox row, as the router will read it (docs/ARCHITECTURE.md, the wire)."""
+    headers = RecordHeaders(row.message_id, row.kind, organ_id, row.body_sha256, sent_at_ms)
+    return OutRecord(OUTBOUND, row.document_id.encode("utf-8"), row.body, headers.encode())
 
 
 class OutboxRelay(LoopService):
@@ -66,10 +72,6 @@ class OutboxRelay(LoopService):
     def _backoff_ms(self, attempts: int) -> int:
         return min(self._confirm_ms * 2 ** min(attempts, 16), self._max_backoff_ms)
 
-    def _record(self, row: PendingRow, sent_at: int) -> OutRecord:
-        headers = RecordHeaders(row.message_id, row.kind, self.organ_id, row.body_sha256, sent_at)
-        return OutRecord(OUTBOUND, row.document_id.encode("utf-8"), row.body, headers.encode())
-
     async def publish_due(self) -> int:
         """Publish one batch of due rows; returns how many went out (raises TransportError on failure)."""
         rows = await self._store.due(self._batch_max)
@@ -77,7 +79,7 @@ class OutboxRelay(LoopService):
             return 0
         now = self._clock()
         sent_at = {r.message_id: r.first_sent_at_ms or now for r in rows}
-        await self._publisher.publish_many([self._record(r, sent_at[r.message_id]) for r in rows])
+        await self._publisher.publish_many([outbound_record(self.organ_id, r, sent_at[r.message_id]) for r in rows])
         await self._store.mark_published(
             [(r.message_id, sent_at[r.message_id], self._clock() + self._backoff_ms(r.attempts)) for r in rows])
         self.published += len(rows)

@@ -9,17 +9,20 @@ reach tens of megabytes and the event loop also serves the relay and the receive
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone, tzinfo
 from typing import Literal
 
+from lxml import etree
+
 import edxml
 from axis.wire import DirectoryEntry, new_message_id, sha256_hex
-from edxml import DocumentPackage, Package, Profile, StaffInfo, StatusCode
+from edxml import DocumentPackage, Package, Profile, StaffInfo, StatusCode, StatusPackage
 from signing import Signer
 
 from ._compose import document_from_fields, response_for_received, response_for_sent
-from .errors import InvalidInput, NotFound
+from .errors import AgentUnavailable, InvalidInput, NotFound
 from .model import (
     AttachmentInput, DocumentFields, DocumentTrail, Kind, ReceivedItem, SentRecipient, Submission, TrailEvent,
     TransportStatus, ms_to_dt,
@@ -27,6 +30,12 @@ from .model import (
 from .store import OutboxEntry, Store
 
 __all__ = ["AgentService"]
+
+_MAX_WARNINGS = 50
+
+
+def _name_in(directory: Mapping[str, DirectoryEntry]) -> Callable[[str], str | None]:
+    return lambda organ: entry.name if (entry := directory.get(organ)) is not None else None
 
 
 def _utcnow() -> datetime:
@@ -57,30 +66,43 @@ class AgentService:
 
     # -- sending -------------------------------------------------------------------------------------------
 
-    async def submit_package(self, data: bytes, *, profile: Profile = "strict", source: str = "<api>",
-                             sign_as: str | None = None) -> Submission:
-        """Parse, check the sender, normalise, sign and store; the same bytes again answer the first Submission."""
+    async def submit_package(self, data: bytes, *, profile: Profile = "lenient", source: str = "<api>",
+                             sign_as: str | None = None,
+                             check: Callable[[Package], None] | None = None) -> Submission:
+        """Read, complete, check, sign and store; the same bytes again answer the first Submission.
+
+        One rule set: the package is read with `profile` (lenient takes what real systems send, with a
+        warning for each repair), completed to the form this agent signs (`edxml.complete_package`: what
+        strict needs, from the package itself and the directory), and that form must pass the router's own
+        strict check with the directory before anyone is told OK. `check` lets a caller (the SDK facade)
+        refuse the completed package for reasons of its own before it is stored.
+        """
         if sign_as is not None and sign_as != self.organ_id:
             raise InvalidInput(f"this agent signs only as {self.organ_id}, not {sign_as}", code="from-mismatch")
         if len(data) > self._max_bytes:
             raise InvalidInput(f"{source}: {len(data)} bytes is over the limit of {self._max_bytes}", code="too-large")
-        pkg = await asyncio.to_thread(self._parse, data, profile, source)
+        directory = await self._store.directory()
+        pkg, warnings = await asyncio.to_thread(self._read, data, profile, source, directory)
+        pkg, notes = edxml.complete_package(pkg, at=self._local_now(), directory=_name_in(directory),
+                                            answered_organ=await self._answered_organ(pkg))
+        warnings += [f"{source}: {note}" for note in notes]
+        if check is not None:
+            check(pkg)
         if pkg.sender != self.organ_id:
             raise InvalidInput(
                 f"{source}: From/OrganId is {pkg.sender!r} but this agent sends for {self.organ_id!r}",
                 code="from-mismatch")
-        if not pkg.recipients or not all(pkg.recipients):
-            raise InvalidInput(f"{source}: the package names no recipient organ", code="invalid-package")
+        self._check_recipients(pkg, directory, source)
         sha = sha256_hex(data)
         found = await self._store.find_submission(pkg.kind, pkg.document_id, sha)
         if found is not None:
-            return found
-        entry = await asyncio.to_thread(self._sealed, pkg, sha)
-        return await self._enqueue(entry)
+            return dataclasses.replace(found, warnings=tuple(warnings))
+        entry = await asyncio.to_thread(self._sealed, pkg, sha, None, directory, source)
+        return await self._enqueue(entry, tuple(warnings))
 
     async def submit_document(self, fields: DocumentFields, attachments: Sequence[AttachmentInput]) -> Submission:
         """Build an EDXML package from a document system's fields and files, then submit it as above."""
-        directory = {e.organ_id: e for e in await self._store.agencies()}
+        directory = await self._store.directory()
         pkg = document_from_fields(self.organ_id, fields, attachments, directory, self._local_now())
         data = edxml.serialize(pkg)
         return await self.submit_package(data, profile="strict", source="<fields>")
@@ -118,31 +140,67 @@ class AgentService:
             sender, response_for = response_for_received(received, self.organ_id)
             recipients = (received.sender,)
         pkg = edxml.build_status(sender, response_for, code, description, staff=staff, timestamp=self._local_now())
-        return await asyncio.to_thread(self._sealed, pkg, None, recipients)
+        directory = await self._store.directory()
+        return await asyncio.to_thread(self._sealed, pkg, None, recipients, directory, f"status {code.value}")
 
-    async def _enqueue(self, entry: OutboxEntry) -> Submission:
+    async def _enqueue(self, entry: OutboxEntry, warnings: tuple[str, ...] = ()) -> Submission:
         async with self._store.unit_of_work() as uow:
             submission = await uow.add_outbox(entry)
             await uow.commit()
         if not submission.duplicate:
             self._on_submitted()
-        return submission
+        return dataclasses.replace(submission, warnings=warnings)
 
-    def _parse(self, data: bytes, profile: Profile, source: str) -> Package:
-        try:
-            report = edxml.validate(data, profile=profile, source=source, max_bytes=self._max_bytes)
-        except edxml.EdxmlError as exc:
-            raise InvalidInput(f"{exc.source}:{exc.line or '?'}: {exc}", code="invalid-package") from exc
+    def _read(self, data: bytes, profile: Profile, source: str,
+              directory: Mapping[str, DirectoryEntry]) -> tuple[Package, list[str]]:
+        """The package as read with `profile`, and the warnings (each `source:line: what`)."""
+        report = edxml.validate(data, profile=profile, source=source, max_bytes=self._max_bytes,
+                                known_organs=directory)
         if not report.ok or report.package is None:
             problems = "; ".join(str(issue) for issue in report.errors[:20]) or f"{source}: not an EDXML package"
             raise InvalidInput(problems, code="invalid-package")
-        return report.package
+        return report.package, [str(w) for w in report.warnings[:_MAX_WARNINGS]]
 
-    def _sealed(self, pkg: Package, submitted_sha: str | None,
-                recipients: tuple[str, ...] | None = None) -> OutboxEntry:
-        """Normalise and sign: the outbox keeps exactly the bytes every resend will carry."""
+    async def _answered_organ(self, pkg: Package) -> str:
+        """For a status whose ResponseFor names no organ: the sender of the document it answers."""
+        if not isinstance(pkg, StatusPackage) or pkg.response_for.organ_id:
+            return ""
+        received = await self._store.received(kind="edoc", document_id=pkg.document_id)
+        if received:
+            return received[-1].sender
+        return self.organ_id if await self._store.sent_body("edoc", pkg.document_id) is not None else ""
+
+    def _check_recipients(self, pkg: Package, directory: Mapping[str, DirectoryEntry], source: str) -> None:
+        """Refuse at once what the router would refuse for its addressees (it keeps its own check)."""
+        if not pkg.recipients or not all(pkg.recipients):
+            raise InvalidInput(f"{source}: the package names no recipient organ", code="invalid-package")
+        if not self._store.directory_synced:
+            return  # no copy of the directory yet: the router checks, and its notice says why it refused
+        for organ in pkg.recipients:
+            entry = directory.get(organ)
+            if entry is None:
+                raise InvalidInput(f"{source}: recipient {organ} is not in the exchange's directory",
+                                   code="unknown-recipient")
+            if not entry.active:
+                raise InvalidInput(f"{source}: recipient {organ} ({entry.name}) is disabled in the exchange's "
+                                   "directory", code="recipient-inactive")
+
+    def _sealed(self, pkg: Package, submitted_sha: str | None, recipients: tuple[str, ...] | None,
+                directory: Mapping[str, DirectoryEntry], source: str) -> OutboxEntry:
+        """Write the package in the signed form, check it as the router will, sign: the outbox keeps exactly
+        the bytes every resend will carry."""
         unsigned = edxml.serialize(pkg)
-        body = self._signer.sign(unsigned)
+        root = edxml.load_tree(unsigned, source=source)
+        report = edxml.validate(root, profile="strict", source=source, known_organs=directory)
+        if not report.ok:
+            problems = "; ".join(issue.message for issue in report.errors[:20])
+            raise InvalidInput(f"{source}: the package lacks what the exchange needs and the agent cannot fill "
+                               f"in: {problems}", code="invalid-package")
+        self._signer.sign_in_place(root)
+        body = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+        if len(body) > self._max_bytes:
+            raise InvalidInput(f"{source}: signed, the package is {len(body)} bytes, over the limit of "
+                               f"{self._max_bytes}", code="too-large")
         document = isinstance(pkg, DocumentPackage)
         return OutboxEntry(
             message_id=new_message_id(), kind=pkg.kind, document_id=pkg.document_id,
@@ -201,5 +259,9 @@ class AgentService:
         return DocumentTrail(document_id, tuple(s for s in recipients if s.kind == "edoc"), tuple(events))
 
     async def agencies(self) -> list[DirectoryEntry]:
+        """The exchange's directory; "not ready" until this agent has read it to its end once."""
+        if not self._store.directory_synced:
+            raise AgentUnavailable("the agent has not yet received the exchange's directory; try again shortly",
+                                   code="directory-not-ready")
         return await self._store.agencies()
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -216,6 +216,9 @@ class Store:
         self._synchronous = synchronous
         self._db: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
+        self._directory: dict[str, DirectoryEntry] | None = None  # the mirror, cached until it changes
+        self._directory_version = 0
+        self.directory_synced = False
 
     async def open(self) -> None:
         if self._db is not None:
@@ -227,6 +230,8 @@ class Store:
         await db.execute("PRAGMA foreign_keys=ON")
         await db.executescript(SCHEMA)
         await db.commit()
+        async with db.execute("SELECT 1 FROM meta WHERE key = 'directory_synced_at_ms'") as cur:
+            self.directory_synced = await cur.fetchone() is not None
         self._db = db
 
     async def close(self) -> None:
@@ -431,6 +436,7 @@ class Store:
     # -- directory -----------------------------------------------------------------------------------------
 
     async def upsert_directory(self, entry: DirectoryEntry) -> None:
+        self._directory, self._directory_version = None, self._directory_version + 1
         await self._write(
             "INSERT INTO directory (organ_id, name, parent_id, active, email, updated_at_ms) VALUES (?,?,?,?,?,?)"
             " ON CONFLICT (organ_id) DO UPDATE SET name = excluded.name, parent_id = excluded.parent_id,"
@@ -439,7 +445,22 @@ class Store:
             (entry.organ_id, entry.name, entry.parent_id, int(entry.active), entry.email, entry.updated_at_ms),
         )
 
+    async def directory(self) -> Mapping[str, DirectoryEntry]:
+        """The directory mirror by organ id (read once, again after it changes)."""
+        cached, version = self._directory, self._directory_version
+        if cached is None:
+            rows = await self._fetch(
+                "SELECT organ_id, name, parent_id, active, email, updated_at_ms FROM directory ORDER BY organ_id")
+            cached = {r[0]: DirectoryEntry(r[0], r[1], r[2], bool(r[3]), r[4], r[5]) for r in rows}
+            if version == self._directory_version:  # no upsert began meanwhile
+                self._directory = cached
+        return cached
+
     async def agencies(self) -> list[DirectoryEntry]:
-        rows = await self._fetch(
-            "SELECT organ_id, name, parent_id, active, email, updated_at_ms FROM directory ORDER BY organ_id")
-        return [DirectoryEntry(r[0], r[1], r[2], bool(r[3]), r[4], r[5]) for r in rows]
+        return list((await self.directory()).values())
+
+    async def mark_directory_synced(self) -> None:
+        """The directory was read to its end once: from now on the mirror is a true copy (if maybe stale)."""
+        await self._write("INSERT OR IGNORE INTO meta (key, value) VALUES ('directory_synced_at_ms', ?)",
+                          (str(self._clock()),))
+        self.directory_synced = True

@@ -242,7 +242,7 @@ async def run_demo(settings: Settings, *, agencies: int = 5, documents: int = 20
 async def await_directory(agents: dict[str, Agent], count: int, timeout_s: float = 30.0) -> None:
     """Agents learn the directory from the broker; wait until each knows every agency."""
     async def known() -> bool:
-        sizes = [len(await a.service.agencies()) for a in agents.values()]
+        sizes = [len(await a.store.agencies()) if a.store.directory_synced else 0 for a in agents.values()]
         return min(sizes) >= count
 
     await _wait(known, timeout_s)

@@ -12,13 +12,12 @@ signs only as its own organ, so `from` must be that organ *and* one the client m
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import re
 from typing import Any
 
-import edxml
+from agents.model import Submission
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message
@@ -153,24 +152,21 @@ def _check_routing(package: Any, call: SignedCall, organ_id: str) -> None:
         )
 
 
-async def submit_sent_package(service: VdxpService, call: SignedCall, data: bytes) -> str:
-    """Check the package against the call, submit it leniently and return its DocId (the message id).
+async def submit_sent_package(service: VdxpService, call: SignedCall, data: bytes) -> Submission:
+    """Submit the package leniently, checked against the call once completed; the agent's Submission.
 
     The agent's submission is idempotent, so a replayed or re-sent file gets the DocId of the first one.
     """
-    try:
-        package = await asyncio.to_thread(edxml.parse_package, data, profile="lenient", source="sendEdoc")
-    except edxml.EdxmlError as exc:
-        raise VdxpFailure(400, "invalid-package", f"the file is not a usable EDXML package: {exc}") from exc
-    _check_routing(package, call, service.organ_id)
-    submission = await service.submit_package(data, profile="lenient", source=f"sendEdoc from {call.client.system_id}")
-    return submission.message_id
+    return await service.submit_package(data, profile="lenient", source=f"sendEdoc from {call.client.system_id}",
+                                        check=lambda package: _check_routing(package, call, service.organ_id))
 
 
 async def send_edoc(facade: Facade, request: Request, call: SignedCall) -> Response:
-    """`sendEdoc` (`messagetype` edoc or status): answer the package's `DocId`."""
+    """`sendEdoc` (`messagetype` edoc or status): answer the package's `DocId`, and what the agent repaired or
+    assumed (`warnings`; the SDK reads only `status` and `DocId`)."""
     data = await read_package(request, call, max_bytes=facade.max_package_bytes + 4096)
-    return ok(DocId=await submit_sent_package(facade.service, call, data))
+    submission = await submit_sent_package(facade.service, call, data)
+    return ok(DocId=submission.message_id, warnings=list(submission.warnings))
 
 
 async def sent_list(facade: Facade, request: Request, call: SignedCall) -> Response:

@@ -7,10 +7,12 @@ a Protocol keeps that boundary visible and lets unit tests pass a small in-memor
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal, Protocol, Sequence
 
 from agents.model import ReceivedItem, SentRecipient, Submission
 from axis.wire import DirectoryEntry
+from edxml import Package
 
 __all__ = ["DirectoryAdmin", "VdxpService"]
 
@@ -25,8 +27,8 @@ class VdxpService(Protocol):
     def organ_id(self) -> str: ...
 
     async def submit_package(
-        self, data: bytes, *, profile: Literal["strict", "lenient"] = "strict", source: str = "<api>",
-        sign_as: str | None = None,
+        self, data: bytes, *, profile: Literal["strict", "lenient"] = "lenient", source: str = "<api>",
+        sign_as: str | None = None, check: Callable[[Package], None] | None = None,
     ) -> Submission: ...
 
     async def received(

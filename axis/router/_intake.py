@@ -11,6 +11,7 @@ for it. `preload()` reads what the batch will ask about in a few queries before 
 from __future__ import annotations
 
 import logging
+from collections.abc import Container
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
@@ -19,6 +20,7 @@ from aiokafka import ConsumerRecord
 
 import edxml
 from axis import wire
+from axis.internal_errors import InternalErrors
 from axis.ledger import ProcessedMessage, UnitOfWork
 from axis.transport import OutRecord
 from signing import Verifier
@@ -42,8 +44,9 @@ class BatchEffects:
 class Intake:
     """Turns outbound records into ledger rows; one instance per router."""
 
-    def __init__(self, verifier: Verifier, *, max_package_bytes: int, tz: tzinfo, metrics: RouterMetrics) -> None:
-        self.judge = Judge(verifier, max_package_bytes=max_package_bytes)
+    def __init__(self, verifier: Verifier, *, max_package_bytes: int, tz: tzinfo, metrics: RouterMetrics,
+                 known_organs: Container[str] | None = None, errors: InternalErrors | None = None) -> None:
+        self.judge = Judge(verifier, max_package_bytes=max_package_bytes, known_organs=known_organs, errors=errors)
         self._tz = tz
         self.metrics = metrics
 

@@ -28,6 +28,7 @@ from aiokafka import TopicPartition
 
 from axis import wire
 from axis.errors import AxisError, RouterError
+from axis.internal_errors import InternalErrors
 from axis.ledger import Clock, Ledger, utc_now
 from axis.lifecycle import AsyncService, cancel_and_wait, stop_within
 from axis.settings import Settings
@@ -39,6 +40,7 @@ from ._metrics import RouterMetrics
 from ._relay import Relay
 
 _log = logging.getLogger(__name__)
+_BATCH, _RELAY, _FETCH = "recording a batch", "relaying deliveries", "fetching from edx.outbound"
 
 class Router(AsyncService):
     """The central router. Needs a started `Ledger`; does not stop it (its owner does)."""
@@ -59,13 +61,15 @@ class Router(AsyncService):
         self._poll_s = poll_s
         self._directory_poll_s = directory_poll_s
         self._epoch_interval_s = epoch_interval_s
-        self._intake = Intake(verifier, max_package_bytes=settings.max_package_bytes, tz=settings.tz, metrics=self.metrics)
+        self._organs: set[str] = set()  # the directory's organ ids (kept current by the directory loop)
+        self.errors = InternalErrors("router", _log)
+        self._intake = Intake(verifier, max_package_bytes=settings.max_package_bytes, tz=settings.tz,
+                              metrics=self.metrics, known_organs=self._organs, errors=self.errors)
         self._publisher: Publisher | None = None
         self._consumer: Consumer | None = None
         self._watch: EpochWatch | None = None
         self._relay: Relay | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._organs: set[str] = set()
         self._ready_inboxes: set[str] = set()
         self._directory_version: Any = None
         self._wake = asyncio.Event()
@@ -91,7 +95,7 @@ class Router(AsyncService):
 
     async def _open(self) -> None:
         await self.ledger.start()
-        self._organs = {a.organ_id for a in await self.ledger.directory.list()}
+        self._organs.update(a.organ_id for a in await self.ledger.directory.list())
         self._watch = EpochWatch(self._bootstrap, self._topics, interval_s=self._epoch_interval_s)
         await self._watch.start()
         self._ready_inboxes = set(self._organs)
@@ -142,6 +146,23 @@ class Router(AsyncService):
             and all(not t.done() for t in self._tasks) and self._watch is not None and self._watch.healthy
         )
 
+    def health(self) -> dict[str, Any]:
+        """What `/health` says: `ok`; `degraded` while batches or checks fail with internal errors (the router
+        still runs; `internal_errors` says which, with ids and counts); `unhealthy` when a loop died, the
+        relay fails or the broker is away."""
+        failing = self.errors.failing()
+        status = "unhealthy" if not self.healthy else "degraded" if failing else "ok"
+        return {
+            "status": status,
+            "state": self._state,
+            "loops": {t.get_name(): "running" if not t.done() else "ended" for t in self._tasks},
+            "failure": repr(self._failed) if self._failed else None,
+            "relay_error": str(self.relay_error) if self.relay_error else None,
+            "broker": "ok" if self._watch is not None and self._watch.healthy else "unreachable",
+            "epoch": self._watch.epoch if self._watch is not None else None,
+            "internal_errors": self.errors.report(),
+        }
+
     def wake(self) -> None:
         """Run the relay now (after a batch commits, or after a test advanced the clock)."""
         self._wake.set()
@@ -165,17 +186,19 @@ class Router(AsyncService):
             try:
                 batch = await self._consumer.getmany(timeout_s=0.5, max_records=self.settings.publish_batch_max)
             except AxisError as exc:
-                _log.warning("fetch failed: %s", exc)
+                self.errors.record(_FETCH, exc)
                 await asyncio.sleep(0.5)
                 continue
+            self.errors.succeeded(_FETCH)
             if not batch.records:
                 continue
             try:
                 await self._process(batch)
+                self.errors.succeeded(_BATCH)
             except AxisError as exc:
                 self.metrics.failed_batches += 1
-                if exc.retriable:
-                    _log.warning("batch of %d failed (%s); it will be read again", len(batch.records), exc)
+                self.errors.record(_BATCH, exc)
+                if exc.retriable:  # read again (the failure is counted and logged once above)
                     self._rewind(batch)
                     await asyncio.sleep(0.5)
                     continue
@@ -225,7 +248,7 @@ class Router(AsyncService):
             except AxisError as exc:
                 if exc.retriable:
                     raise
-                _log.exception("record %s/%d@%d cannot be recorded", record.topic, record.partition, record.offset)
+                self.errors.record("recording a package", exc)
                 effects = BatchEffects()
                 async with self.ledger.unit_of_work() as uow:
                     await self._intake.refuse_internal(uow, record, exc, now, effects)
@@ -254,9 +277,10 @@ class Router(AsyncService):
             try:
                 handled = await self._relay.run_once()
                 self.relay_error = None
+                self.errors.succeeded(_RELAY)
             except AxisError as exc:
                 self.relay_error = exc
-                _log.warning("relay pass failed: %s", exc)
+                self.errors.record(_RELAY, exc)
                 handled = 0
             if handled < self.settings.publish_batch_max:
                 with contextlib.suppress(asyncio.TimeoutError):

@@ -6,14 +6,16 @@ with agents in process) is not stalled and the transaction, which holds the chai
 database work. The record is parsed once into an lxml tree; the same tree goes to the strict EDXML reader
 and to the signature verifier, so what was verified is exactly what was read.
 
-Checks here, in order: wire headers, kind, body digest, size, EDXML strict, header/package agreement,
-signature against the exchange CA (+CRL). A refusal is kept as a value: the intake applies it only after
+Checks here, in order: wire headers, kind, body digest, size, EDXML strict (with the directory's organ
+ids: the same rule set the agents apply before they sign), header/package agreement, signature against
+the exchange CA (+CRL). A refusal is kept as a value: the intake applies it only after
 the duplicate check, as before, so a redelivered refused message is still answered from its tracking row.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,11 +23,14 @@ from aiokafka import ConsumerRecord
 
 import edxml
 from axis import wire
+from axis.internal_errors import InternalErrors
 from signing import SignatureInvalid, Verifier
 
 from ._rules import Refusal
 
 RecordKey = int
+_JUDGING = "judging packages"
+_log = logging.getLogger("axis.router")
 
 
 def record_key(record: ConsumerRecord[Any, Any]) -> RecordKey:
@@ -59,9 +64,12 @@ class Verdict:
 class Judge:
     """Stateless apart from the verifier's certificate cache; one batch at a time (one router loop)."""
 
-    def __init__(self, verifier: Verifier, *, max_package_bytes: int) -> None:
+    def __init__(self, verifier: Verifier, *, max_package_bytes: int,
+                 known_organs: Container[str] | None = None, errors: InternalErrors | None = None) -> None:
         self._verifier = verifier
         self._max_bytes = max_package_bytes
+        self.known_organs = known_organs  # the directory: an organ id it holds is valid in any form
+        self.errors = errors or InternalErrors("router", _log)
 
     def batch(self, records: Sequence[ConsumerRecord[Any, Any]]) -> dict[RecordKey, Verdict]:
         """Every record of a batch (meant for `asyncio.to_thread`: one thread hop per batch)."""
@@ -79,9 +87,16 @@ class Judge:
             except wire.WireFormatError as exc:
                 return Verdict(headers, problem=str(exc))
         try:
-            return self._package(headers, value)
+            verdict = self._package(headers, value)
         except Refusal as refusal:
-            return Verdict(headers, refusal=refusal)
+            verdict = Verdict(headers, refusal=refusal)
+        except Exception as exc:  # a fault of the router (a bug, a broken native library), not of the package
+            error = self.errors.record(_JUDGING, exc)
+            return Verdict(headers, refusal=Refusal(
+                "internal-error", f"the router failed to check this package (internal error {error.error_id}); "
+                                  "send it again"))
+        self.errors.succeeded(_JUDGING)
+        return verdict
 
     def _package(self, headers: wire.RecordHeaders, value: bytes) -> Verdict:
         if headers.kind not in ("edoc", "status"):
@@ -92,7 +107,7 @@ class Judge:
             raise Refusal("too-large", f"{len(value)} bytes, the limit is {self._max_bytes}")
         try:
             root = edxml.load_tree(value, max_bytes=self._max_bytes)
-            package = edxml.parse_package(root, profile="strict")
+            package = edxml.parse_package(root, profile="strict", known_organs=self.known_organs)
         except edxml.EdxmlError as exc:
             raise Refusal("invalid-package", str(exc)) from None
         if package.kind != headers.kind:

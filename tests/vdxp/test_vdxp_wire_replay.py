@@ -56,8 +56,10 @@ async def agents(tmp_path: Path, pki: DevPki) -> AsyncIterator[dict[str, Agent]]
         service = AgentService(organ, store, signer)
         registry = SdkClientRegistry(folder / "sdk-clients.json")
         registry.add(system_id, may_send_for=(organ,), secret=SECRET)
-        for entry in (DirectoryEntry(G22, "Văn phòng Chính phủ"), DirectoryEntry(H41, "UBND Tỉnh Nghệ An")):
+        for entry in (DirectoryEntry(G22, "Văn phòng Chính phủ"), DirectoryEntry(H41, "UBND Tỉnh Nghệ An"),
+                      DirectoryEntry(H13, "UBND xã Hòa Tiến"), DirectoryEntry("28.22.H17", "UBND xã Hòa Sơn")):
             await store.upsert_directory(entry)
+        await store.mark_directory_synced()
         http = httpx.AsyncClient(transport=httpx.ASGITransport(create_vdxp_app(service, registry)),
                                  base_url="http://agent")
         made[system_id] = Agent(service, store, registry, http)
@@ -102,7 +104,7 @@ async def test_every_recorded_sdk_request_is_answered_as_the_sdk_expects(agents:
             assert first.content == again.content, path  # a replay answers the same
 
     agencies = by_call["/getAgenciesList"][0].json()
-    assert agencies["status"] == "OK" and {a["code"] for a in agencies["data"]} == {G22, H41}
+    assert agencies["status"] == "OK" and {a["code"] for a in agencies["data"]} == {G22, H41, H13, "28.22.H17"}
     assert [a["code"] for a in by_call["/getAgenciesListQD20"][0].json()["data"]] == [G22, H41]
 
     edoc_send, status_send = (a for a, p in zip(answers, paths) if p == "/sendEdoc")
