@@ -23,8 +23,10 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import edxml
+from axis.internal_errors import InternalErrors
 from edxml import DocumentPackage, StaffInfo
 
 from ._api_io import attachments_from_json, fields_from_json, parse_fields_text, received_json, to_json
@@ -97,6 +99,47 @@ _SUBMIT_DOC = {
 }
 
 
+class _InternalErrorsMiddleware:
+    """An exception escaping a route is a fault of the agent: counted once per distinct error (see
+    `axis.internal_errors`), answered 500 with its error id, and `/health` says degraded until the route works
+    again. A route that answers (any status below 500) worked."""
+
+    def __init__(self, app: ASGIApp, errors: InternalErrors) -> None:
+        self.app = app
+        self.errors = errors
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 0
+
+        async def watch(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception as exc:
+            error = self.errors.record(_operation(scope), exc)
+            if status:  # the answer had begun: nothing more can be said to this client
+                raise
+            detail = (f"the agent failed on this request (internal error {error.error_id}, seen {error.count} "
+                      "time(s)); its operator finds it in the agent's log and /health")
+            await JSONResponse({"error": "internal-error", "error_id": error.error_id, "detail": detail},
+                               status_code=500)(scope, receive, send)
+            return
+        if status < 500:
+            self.errors.succeeded(_operation(scope))
+
+
+def _operation(scope: Scope) -> str:
+    route = scope.get("route")
+    return f"{scope.get('method', '')} {getattr(route, 'path', None) or scope.get('path', '')}"
+
+
 def create_app(agent: Agent, *, manage_agent: bool = True) -> FastAPI:
     """The API of one agent; with `manage_agent` the app's lifespan starts and stops the agent."""
     service = agent.service
@@ -121,6 +164,7 @@ def create_app(agent: Agent, *, manage_agent: bool = True) -> FastAPI:
 
     app = FastAPI(title=f"axis agent {agent.organ_id}", version="1", lifespan=lifespan)
     app.add_exception_handler(AgentError, lambda _r, exc: _error(exc))  # type: ignore[arg-type]
+    app.add_middleware(_InternalErrorsMiddleware, errors=agent.errors)
     auth = [Depends(authorised)]
 
     @app.get("/health")
@@ -231,4 +275,5 @@ def _mount_vdxp(app: FastAPI, agent: Agent) -> None:
         _log.info("agents.vdxp not importable: /vdxp not mounted")
         return
     registry = SdkClientRegistry(agent.directory / "sdk-clients.json")
-    app.mount("/vdxp", create_vdxp_app(agent.service, registry, max_package_bytes=agent.settings.max_package_bytes))
+    app.mount("/vdxp", create_vdxp_app(agent.service, registry, max_package_bytes=agent.settings.max_package_bytes,
+                                       errors=agent.errors))

@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 from axis import wire
 from axis.errors import SettingsError, TransportError
+from axis.internal_errors import InternalErrors
 from axis.lifecycle import AsyncService, stop_within
 from axis.settings import Settings
 from axis.transport import Consumer, EpochWatch, Publisher, exchange_topics
@@ -79,6 +80,7 @@ class Agent(AsyncService):
     bootstrap: str
     clock: Callable[[], datetime]
     connect_retry_max_s: float = 30.0
+    errors: InternalErrors = field(default_factory=lambda: InternalErrors("agent", _log))
     _started: bool = field(default=False, init=False)
     _token: str | None = field(default=None, init=False)
     _link: Supervised = field(init=False)
@@ -200,13 +202,16 @@ class Agent(AsyncService):
             return None
 
     async def health(self) -> dict[str, Any]:
-        """What `/health` reports: `ok` (200) when every part runs; `degraded` (503) while the broker is away
-        but documents are still accepted into the outbox; `unhealthy` when a part died; `stopped`."""
+        """What `/health` reports: `ok` (200) when every part runs and no request is failing; `degraded` (503)
+        while the broker is away but documents are still accepted into the outbox, or while requests fail
+        with internal errors (`internal_errors` says which, with their ids and counts); `unhealthy` when a
+        part died; `stopped`."""
         parts = {"relay": self.relay.failure, "receiver": self.receiver.failure,
                  "dropfolder": self.dropfolder.failure, "broker_link": self._link.failure}
         running = {"relay": self.relay.healthy, "receiver": self.receiver.healthy,
                    "dropfolder": self.dropfolder.healthy, "epoch_watch": self.watch.healthy}
         broker, degraded = self._broker_state()
+        failing = self.errors.failing()
         status: HealthStatus
         if not self._started:
             status = "stopped"
@@ -214,8 +219,10 @@ class Agent(AsyncService):
             status = "unhealthy"
         elif degraded:
             status = "degraded" if self.dropfolder.healthy else "unhealthy"
+        elif not all(running.values()):
+            status = "unhealthy"
         else:
-            status = "ok" if all(running.values()) else "unhealthy"
+            status = "degraded" if failing else "ok"
         return {
             "status": status,
             "organ_id": self.organ_id,
@@ -224,6 +231,7 @@ class Agent(AsyncService):
             "outbox_pending": await self._outbox_pending(),
             "components": running,
             "errors": {k: repr(v) for k, v in parts.items() if v is not None},
+            "internal_errors": self.errors.report(),
             "epoch": self.watch.epoch,
             "published": self.relay.published,
             "stored": self.receiver.stored,
@@ -272,11 +280,12 @@ def build_agent(
                         batch_max=settings.publish_batch_max, clock_ms=clock_ms)
     service = AgentService(organ_id, store, signer, max_package_bytes=settings.max_package_bytes, clock=clock,
                            local_tz=settings.tz, on_submitted=relay.wake)
-    dropfolder = DropFolder(folder, service, store, poll_interval_s=poll_interval_s)
+    errors = InternalErrors(f"agent {organ_id}", _log)
+    dropfolder = DropFolder(folder, service, store, poll_interval_s=poll_interval_s, errors=errors)
     receiver = Receiver(organ_id, store, service, verifier, publisher, consumer, local_tz=settings.tz,
                         on_stored=dropfolder.wake, on_outbox=relay.wake)
     watch = EpochWatch(bootstrap, lambda: exchange_topics(settings, [organ_id]), interval_s=epoch_interval_s)
     watch.on_new_epoch(consumer.on_new_epoch)
     watch.on_new_epoch(relay.on_new_epoch)
     return Agent(organ_id, settings, folder, store, service, relay, receiver, dropfolder, watch, publisher, consumer,
-                 bootstrap, clock, connect_retry_max_s)
+                 bootstrap, clock, connect_retry_max_s, errors)

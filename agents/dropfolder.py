@@ -3,13 +3,15 @@
     <agent dir>/outbox/            write a package here (write `name.tmp`, then rename: half-written files
                                    are not read; a file is also taken only once its size and mtime stood still
                                    for one scan)
-    <agent dir>/outbox/sent/       packages the agent accepted, renamed `<name>` (or `<name>.<message id>`)
+    <agent dir>/outbox/sent/       packages the agent accepted, renamed `<name>` (or `<name>.<message id>`),
+                                   with `<name>.warnings.txt` when it repaired or assumed something
     <agent dir>/outbox/failed/     packages it refused, each with `<name>.error.txt` saying why
     <agent dir>/inbox/             every received package as `<message id>.edxml` plus `<message id>.json`
                                    (sender, DocumentId, status, superseded...), written atomically
 
-Packages dropped here are read leniently (real systems write quirky EDXML) and normalised before signing;
-the router still validates strictly. Export to `inbox/` is driven by an `exported` flag in the store, so a
+Packages dropped here are read leniently (real systems write quirky EDXML) and completed to the strict
+form before signing, as the API and the SDK facade do. A file whose submission fails with an internal error
+of the agent stays where it is for the next scan; the error is counted in the agent's `/health`. Export to `inbox/` is driven by an `exported` flag in the store, so a
 crash between storing and writing the file only delays the file.
 """
 
@@ -22,6 +24,8 @@ import os
 import uuid
 from pathlib import Path
 
+from axis.internal_errors import InternalErrors
+
 from ._task import LoopService, Supervised
 from .errors import AgentError
 from .model import ReceivedItem
@@ -31,7 +35,8 @@ from .store import Store
 __all__ = ["DropFolder"]
 
 _log = logging.getLogger(__name__)
-_SKIP_SUFFIXES = (".tmp", ".part", ".error.txt")
+_OPERATION = "drop folder submission"
+_SKIP_SUFFIXES = (".tmp", ".part", ".error.txt", ".warnings.txt")
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -60,7 +65,8 @@ def _metadata(item: ReceivedItem) -> bytes:
 class DropFolder(LoopService):
     """Scans `outbox/` and fills `inbox/`. `start()`/`stop()` (idempotent) or `async with`."""
 
-    def __init__(self, root: Path, service: AgentService, store: Store, *, poll_interval_s: float = 0.25) -> None:
+    def __init__(self, root: Path, service: AgentService, store: Store, *, poll_interval_s: float = 0.25,
+                 errors: InternalErrors | None = None) -> None:
         self.outbox = root / "outbox"
         self.sent_dir = self.outbox / "sent"
         self.failed_dir = self.outbox / "failed"
@@ -68,6 +74,7 @@ class DropFolder(LoopService):
         self._service = service
         self._store = store
         self._interval = poll_interval_s
+        self._errors = errors or InternalErrors(f"drop folder {service.organ_id}", _log)
         self._seen: dict[str, tuple[int, int]] = {}
         self._wake = asyncio.Event()
         self._task = Supervised(f"drop-folder-{service.organ_id}", self._run)
@@ -113,14 +120,23 @@ class DropFolder(LoopService):
                 submission = await self._service.submit_package(
                     path.read_bytes(), profile="lenient", source=path.name)
             except AgentError as exc:
+                self._errors.succeeded(_OPERATION)
                 if exc.retriable:
                     _log.info("drop folder: %s stays for a retry: %s", path.name, exc)
                     continue
                 target = _free_name(self.failed_dir, path.name, uuid.uuid4().hex[:8])
                 path.replace(target)
                 _write_atomic(target.with_name(target.name + ".error.txt"), f"{exc.code}: {exc.message}\n".encode())
+            except Exception as exc:  # a fault of the agent, not of the file: it stays for the next scan
+                self._errors.record(_OPERATION, exc)
+                continue
             else:
-                path.replace(_free_name(self.sent_dir, path.name, submission.message_id))
+                self._errors.succeeded(_OPERATION)
+                target = _free_name(self.sent_dir, path.name, submission.message_id)
+                path.replace(target)
+                if submission.warnings:
+                    _write_atomic(target.with_name(target.name + ".warnings.txt"),
+                                  "".join(f"{w}\n" for w in submission.warnings).encode("utf-8"))
             self._seen.pop(path.name, None)
             moved += 1
         return moved

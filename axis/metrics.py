@@ -1,4 +1,5 @@
-"""The router's Prometheus endpoint: what it routed, refused and redelivered, and what is overdue.
+"""The router's Prometheus endpoint and `/health`: what it routed, refused and redelivered, what is overdue,
+and whether it works.
 
 Counters live as plain attributes on `RouterMetrics` (cheap on the hot path); a collector turns them into
 Prometheus families at scrape time. The overdue count needs a database query, so a background task
@@ -11,14 +12,20 @@ import asyncio
 import logging
 from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from axis.errors import AxisError, SettingsError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from axis.errors import AxisError
 from axis.ledger import Ledger
 from axis.lifecycle import AsyncService, cancel_and_wait
 from axis.router import Router
+from axis.serving import AsgiServer
 
 __all__ = ["MetricsServer", "RouterCollector"]
 
@@ -59,41 +66,42 @@ class RouterCollector(Collector):
 
 
 class MetricsServer(AsyncService):
-    """Serves `/metrics` on 127.0.0.1:`port` for one router; `start()`/`stop()` or `async with`."""
+    """Serves `/metrics` (Prometheus) and `/health` (JSON; 200 only when `ok`) on 127.0.0.1:`port` for one
+    router; `start()`/`stop()` or `async with`."""
 
     def __init__(self, router: Router, ledger: Ledger, port: int, *, refresh_s: float = 15.0) -> None:
         self.registry = CollectorRegistry()
         self.collector = RouterCollector(router)
         self.registry.register(self.collector)
+        self._router = router
         self._ledger = ledger
-        self._port = port
         self._refresh_s = refresh_s
-        self._server: object | None = None
+        self._http = AsgiServer(Starlette(routes=[
+            Route("/metrics", self._metrics), Route("/health", self._health),
+        ]), port, setting="metrics_port (AXIS_METRICS_PORT)")
         self._task: asyncio.Task[None] | None = None
 
     @property
     def port(self) -> int:
-        return self._server.server_port if self._server is not None else self._port  # type: ignore[attr-defined]
+        return self._http.port
+
+    async def _metrics(self, request: Request) -> Response:
+        return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+
+    async def _health(self, request: Request) -> Response:
+        report = self._router.health()
+        return JSONResponse(report, status_code=200 if report["status"] == "ok" else 503)
 
     async def start(self) -> None:
-        if self._server is not None:
+        if self._task is not None:
             return
-        try:
-            self._server, _thread = start_http_server(self._port, addr="127.0.0.1", registry=self.registry)
-        except OSError as exc:
-            raise SettingsError(
-                f"metrics_port {self._port}: cannot listen ({exc.strerror}); set AXIS_METRICS_PORT to a free port or 0"
-            ) from exc
+        await self._http.start()
         self._task = asyncio.create_task(self._refresh(), name="axis-metrics-refresh")
 
     async def stop(self) -> None:
         task, self._task = self._task, None
         await cancel_and_wait(task)
-        server, self._server = self._server, None
-        if server is not None:
-            await asyncio.to_thread(server.shutdown)  # type: ignore[attr-defined]
-            server.server_close()  # type: ignore[attr-defined]
-
+        await self._http.stop()
 
     async def _refresh(self) -> None:
         while True:

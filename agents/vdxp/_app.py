@@ -10,6 +10,7 @@ import logging
 from datetime import datetime, timezone
 from typing import Awaitable, Callable
 
+from axis.internal_errors import InternalErrors
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -45,21 +46,29 @@ CALLS: dict[str, Handler] = {
 
 
 def _endpoint(facade: Facade, name: str, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-    """One call: authenticate, run the handler, and answer every failure in the SDK's FAIL format."""
+    """One call: authenticate, run the handler, and answer every failure in the SDK's FAIL format.
+
+    A failure that is no known error is a fault of the agent: counted in `facade.errors` (one log line per
+    distinct error, `/health` degraded while the call keeps failing) and answered 500 with its error id."""
+    operation = f"vdxp {name}"
+
     async def endpoint(request: Request) -> Response:
         system_id = "?"
         try:
             call = authenticate(read_headers(request.scope["headers"]), facade.registry, now=facade.clock)
             system_id = call.client.system_id
-            return await handler(facade, request, call)
+            answer = await handler(facade, request, call)
         except Exception as exc:
             failure = to_failure(exc)
             if failure is None:
-                log.exception("vdxp %s from %s: internal error", name, system_id)
-                failure = VdxpFailure(500, "internal-error", f"the agent failed on {name}; see its log")
-            else:
-                log.info("vdxp %s from %s: %s %s", name, system_id, failure.code, failure.description)
-            return fail(failure)
+                error = facade.errors.record(operation, exc)
+                failure = VdxpFailure(500, "internal-error", f"the agent failed on {name} (internal error "
+                                      f"{error.error_id}); its operator finds it in the agent's log and /health")
+                return fail(failure)
+            log.info("vdxp %s from %s: %s %s", name, system_id, failure.code, failure.description)
+            answer = fail(failure)
+        facade.errors.succeeded(operation)
+        return answer
 
     endpoint.__name__ = name
     return endpoint
@@ -78,6 +87,7 @@ def create_vdxp_app(
     max_package_bytes: int = 50 * 1024 * 1024,
     list_limit: int = 1000,
     clock: Callable[[], datetime] | None = None,
+    errors: InternalErrors | None = None,
 ) -> Starlette:
     """The facade for one agent.
 
@@ -94,6 +104,7 @@ def create_vdxp_app(
         operator=operator,
         directory_admin=directory_admin,
         list_limit=list_limit,
+        errors=errors or InternalErrors("SDK facade", log),
     )
     routes = [Route(f"/{name}", _endpoint(facade, name, h), methods=["GET", "POST"]) for name, h in CALLS.items()]
     routes.append(Route("/{rest:path}", _unknown_call, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]))

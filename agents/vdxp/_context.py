@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Awaitable, Callable
 
+from axis.internal_errors import InternalErrors
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -27,6 +28,7 @@ class Facade:
     operator: bool
     directory_admin: DirectoryAdmin | None
     list_limit: int
+    errors: InternalErrors
 
 
 Handler = Callable[[Facade, Request, SignedCall], Awaitable[Response]]
