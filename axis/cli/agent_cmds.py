@@ -12,21 +12,21 @@ cleanly, so the process ends by that signal, as a service manager expects), 1 wh
 
 from __future__ import annotations
 
-import logging
-
 import click
 
 from axis.errors import AxisError
+from axis.logs import LogFormat, configure_logging
+
+from ._options import log_options
 
 
 @click.group("agent", invoke_without_command=True)
 @click.option("--organ-id", help="The agency this agent serves, e.g. 000.00.00.G22.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address the HTTP API listens on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True, help="HTTP API port.")
-@click.option("--log-level", default="info", show_default=True,
-              type=click.Choice(["debug", "info", "warning", "error"]))
+@log_options
 @click.pass_context
-def agent(ctx: click.Context, organ_id: str | None, host: str, port: int, log_level: str) -> None:
+def agent(ctx: click.Context, organ_id: str | None, host: str, port: int, log_level: str, log_format: LogFormat) -> None:
     """Run an agency agent: outbox relay, inbox receiver, drop folder and HTTP API."""
     if ctx.invoked_subcommand is not None:
         return
@@ -39,14 +39,15 @@ def agent(ctx: click.Context, organ_id: str | None, host: str, port: int, log_le
     from axis.settings import load_settings
     from signing import SigningError
 
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(log_level, log_format)
     try:
         settings = load_settings()
         the_agent = build_agent(settings, organ_id)
     except (AxisError, SigningError, OSError) as exc:
         raise click.ClickException(f"cannot start the agent for {organ_id}: {exc}") from exc
     app = create_app(the_agent)
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="on"))
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="on",
+                                           log_config=None))  # our handlers format uvicorn's lines too
     token_hint = "settings.agent_token (AXIS_AGENT_TOKEN)" if settings.agent_token else str(the_agent.token_path)
     click.echo(f"agent {organ_id}: http://{host}:{port}/ (OpenAPI: /openapi.json, SDK facade: /vdxp)")
     click.echo(f"agent {organ_id}: bearer token in {token_hint}; data in {the_agent.directory}")

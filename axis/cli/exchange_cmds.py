@@ -19,7 +19,10 @@ import click
 from axis.bootstrap import open_ledger, open_router
 from axis.errors import AxisError
 from axis.ledger import utc_now
+from axis.logs import LogFormat, configure_logging
 from axis.settings import Settings, load_settings
+
+from ._options import log_options
 
 T = TypeVar("T")
 
@@ -40,8 +43,10 @@ def _echo_json(data: Any) -> None:
 
 
 @click.command()
-def router() -> None:
+@log_options
+def router(log_level: str, log_format: LogFormat) -> None:
     """Run the router until SIGTERM or SIGINT (finishes the batch in hand, commits, closes)."""
+    configure_logging(log_level, log_format)
 
     async def work(settings: Settings) -> None:
         stop = asyncio.Event()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import faulthandler
 import json
-import logging
 import os
 import signal
 import sys
@@ -15,7 +14,10 @@ from pathlib import Path
 import click
 
 from axis.embedded import EmbeddedExchangeServices
+from axis.logs import LogFormat, configure_logging
 from axis.settings import Settings, load_settings
+
+from ._options import log_options
 
 
 async def _until_signal() -> None:
@@ -84,10 +86,11 @@ async def _serve(settings: Settings) -> None:
 
 @click.command()
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None, help="Data folder (default .axis).")
-def up(data_dir: Path | None) -> None:
+@log_options
+def up(data_dir: Path | None, log_level: str, log_format: LogFormat) -> None:
     """Start the exchange: embedded broker and PostgreSQL (unless configured), migrations, dev PKI, router."""
     overrides = {"data_dir": data_dir} if data_dir else {}
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(log_level, log_format)
     asyncio.run(_serve(load_settings(**overrides)))
 
 

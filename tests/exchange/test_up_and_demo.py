@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -74,8 +75,8 @@ def test_up_serves_until_sigterm_then_leaves_nothing_running(tmp_path: Path) -> 
     data_dir = tmp_path / "exchange"
     metrics_port = free_port()
     env = {**os.environ, "AXIS_METRICS_PORT": str(metrics_port)}
-    proc = subprocess.Popen([*AXIS, "up", "--data-dir", str(data_dir)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=env)
+    proc = subprocess.Popen([*AXIS, "up", "--data-dir", str(data_dir), "--log-format", "json"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
     try:
         run_file = data_dir / "run.json"
         deadline = time.monotonic() + 90
@@ -90,12 +91,21 @@ def test_up_serves_until_sigterm_then_leaves_nothing_running(tmp_path: Path) -> 
         assert "axis_router_healthy 1.0" in metrics
         assert "axis_router_accepted_total 0.0" in metrics
         assert "axis_overdue_receipts 0.0" in metrics
+        health = httpx.get(f"http://127.0.0.1:{metrics_port}/health", timeout=5)
+        assert health.status_code == 200 and health.json()["status"] == "ok"
+        idle_from = datetime.now()
+        time.sleep(3.0)  # idle: nothing may be logged
+        idle_to = datetime.now()
 
         started = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
         assert time.monotonic() - started < 10, "stopping took longer than 10 s"
         assert proc.returncode == 0, err[-3000:]
+        lines = [json.loads(line) for line in err.splitlines() if line.strip()]  # JSON lines, every one
+        assert lines and all({"time", "level", "logger", "message"} <= set(line) for line in lines)
+        moments = [datetime.strptime(line["time"], "%Y-%m-%d %H:%M:%S,%f") for line in lines]
+        assert [line for line, at in zip(lines, moments) if idle_from < at < idle_to] == []
         assert "stopped" in out
         assert not run_file.exists()
         assert _processes_mentioning(str(data_dir)) == []
