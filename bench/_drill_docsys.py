@@ -109,6 +109,7 @@ class DocumentSystem:
         self._answered: set[tuple[str, str]] = set()  # (sender, document id) answered with 03
         self._parallel = asyncio.Semaphore(parallel)
         self.retries = 0  # HTTP calls that failed (agent down) and were tried again
+        self.last_failure = ""  # the last failed call and how it failed, for a drill that stalls
         self.deadline = math.inf  # time.monotonic() after which a failing call gives up (DrillError)
 
     async def aclose(self) -> None:
@@ -116,7 +117,9 @@ class DocumentSystem:
 
     # -- transport ----------------------------------------------------------------------------------------
 
-    async def _pause(self, attempt: int, what: str) -> None:
+    async def _pause(self, attempt: int, what: str, answer: httpx.Response | None) -> None:
+        self.last_failure = f"{what}: " + (f"HTTP {answer.status_code} {answer.text[:200]}" if answer is not None
+                                           else "no answer (agent down?)")
         if time.monotonic() > self.deadline:
             raise DrillError(f"{self.organ_id}: {what} still failing at the drill's deadline")
         self.retries += 1
@@ -132,7 +135,7 @@ class DocumentSystem:
                 answer = None
             if answer is not None and answer.status_code not in _RETRY_STATUS:
                 return answer
-            await self._pause(attempt, f"{method} {url}")
+            await self._pause(attempt, f"{method} {url}", answer)
             attempt += 1
 
     async def _once(self, url: str, body: dict[str, Any], landed: Callable[[], Awaitable[bool]]) -> None:
@@ -147,7 +150,7 @@ class DocumentSystem:
                 return
             if answer is not None and answer.status_code not in _RETRY_STATUS:
                 raise DrillError(f"{self.organ_id} POST {url}: {answer.status_code} {answer.text[:300]}")
-            await self._pause(attempt, f"POST {url}")
+            await self._pause(attempt, f"POST {url}", answer)
             attempt += 1
             if await landed():
                 return

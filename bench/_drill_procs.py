@@ -90,6 +90,12 @@ class ChildProcess:
         """SIGKILL now, as a power cut would: no shutdown code runs."""
         await self._end(signal.SIGKILL, 5.0)
 
+    def freeze(self) -> None:
+        """SIGSTOP: the process stays, holds its port and answers nothing, as a hung component does."""
+        if self._proc is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self._proc.pid, signal.SIGSTOP)
+
     async def stop(self) -> None:
         """SIGTERM, then SIGKILL after a grace period; safe to call twice."""
         await self._end(signal.SIGTERM, _STOP_TIMEOUT_S)
@@ -100,6 +106,7 @@ class ChildProcess:
             return
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, sig)
+            os.killpg(proc.pid, signal.SIGCONT)  # a frozen process handles its SIGTERM only once continued
         try:
             await asyncio.to_thread(proc.wait, grace_s)
         except subprocess.TimeoutExpired:
@@ -108,6 +115,16 @@ class ChildProcess:
             await asyncio.to_thread(proc.wait)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)  # anything the component left in its group
+
+
+def _error_lines(path: Path, count: int = 3) -> list[str]:
+    """The last lines of a log that report an error (a traceback's last line included)."""
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()[-2000:]
+    except OSError:
+        return []
+    marked = [line.strip()[:300] for line in lines if " ERROR " in line or "Error:" in line or "Exception" in line]
+    return marked[-count:]
 
 
 class DrillExchange:
@@ -125,6 +142,7 @@ class DrillExchange:
         self.broker = EmbeddedBroker(log_path=data_dir / "logs" / "broker.log")
         self.postgres = EmbeddedPostgres(data_dir / "pgdata")
         self.router: ChildProcess | None = None
+        self.router_port = 0  # its /health and /metrics
         self.agents: dict[str, ChildProcess] = {}
         self.ports: dict[str, int] = {}
 
@@ -150,7 +168,9 @@ class DrillExchange:
             await asyncio.gather(self.broker.start(), self.postgres.start())
             await self._register()
             env, axis = self._env(), _axis_command()
-            self.router = ChildProcess("router", [*axis, "router"], env, self.data_dir / "logs" / "router.log")
+            self.router_port = free_port()
+            self.router = ChildProcess("router", [*axis, "router"], {**env, "AXIS_METRICS_PORT": str(self.router_port)},
+                                       self.data_dir / "logs" / "router.log")
             self.router.start()
             for agency in self.agencies:
                 port = self.ports[agency.organ_id] = free_port()
@@ -208,6 +228,26 @@ class DrillExchange:
         except (httpx.TransportError, OSError):
             return False
         return answer.status_code == 200 and len(answer.json()) >= len(self.agencies)
+
+    async def last_errors(self) -> list[str]:
+        """What each component says is wrong: its `/health` (status, failing requests with their error ids and
+        counts, dead parts) and the last error lines of its log; for a drill that must say why it stalled."""
+        said = []
+        async with httpx.AsyncClient(timeout=3.0) as client:
+            targets = [("router", f"http://127.0.0.1:{self.router_port}", self.router)]
+            targets += [(f"agent {o}", self.base_url(o), c) for o, c in sorted(self.agents.items())]
+            for name, base, child in targets:
+                try:
+                    health = (await client.get(f"{base}/health")).json()
+                    failing = {op: f"{e['error_id']} x{e['count']}: {e['error']}"
+                               for op, e in health.get("internal_errors", {}).get("failing", {}).items()}
+                    said.append(f"{name}: {health.get('status')}; broker {health.get('broker')}; failing {failing}; "
+                                f"errors {health.get('errors') or health.get('failure')}")
+                except (httpx.HTTPError, OSError, ValueError) as exc:
+                    said.append(f"{name}: /health did not answer ({exc!r})")
+                if child is not None:
+                    said += [f"  {name} log: {line}" for line in _error_lines(child.log_path)]
+        return said
 
     def check_alive(self) -> None:
         """Raise if a component ended by itself: the drill would otherwise wait for it until its deadline."""

@@ -10,7 +10,9 @@ the agent's HTTP API (submit, poll, answer 03, acknowledge). While the documents
 3. after about 3/4, the broker is restarted with every topic, record and offset lost (Tansu in memory).
 
 Then it waits (bounded) until every document has reached every recipient's document system and every
-receipt (01 arrived, 03 accepted) is back at its sender. Submissions past each threshold wait until the
+receipt (01 arrived, 03 accepted) is back at its sender. It prints progress every 10 s and never hangs: when
+no document was accepted for 60 s (`--stall`), or none delivered once all were, it fails with what each
+component's `/health` and log say is wrong. Submissions past each threshold wait until the
 fault before them has begun, so the faults land while documents flow however fast the machine is.
 
 Redelivery and resend timeouts are lowered (AXIS_REDELIVERY_AFTER_S, AXIS_CONFIRM_TIMEOUT_S) so recovery
@@ -62,6 +64,9 @@ class DrillOptions:
     fault_pause_s: float = 2.0
     converge_timeout_s: float = 300.0
     quiet_s: float = 8.0  # after convergence: time for a late redelivery to show up as a duplicate
+    progress_every_s: float = 10.0
+    stall_s: float = 60.0  # nothing accepted (or, once all are, nothing delivered) for this long: the drill fails
+    freeze_agent: bool = False  # SIGSTOP one agent once ready (a hung component): the drill must fail, saying so
     data_dir: Path | None = None
     keep_data: bool = False
     seed: int = 2026
@@ -203,15 +208,9 @@ class _Drill:
 
     async def converge(self) -> bool:
         deadline = time.monotonic() + self.options.converge_timeout_s
-        last_log = 0.0
         while time.monotonic() < deadline:
             if self.tally.complete():
                 return True
-            if time.monotonic() - last_log > 10:
-                lost, missing = self.tally.missing()
-                self.options.log(f"[{self._at():7.2f}s] waiting: {len(lost)} deliveries and {len(missing)} receipts "
-                                 "outstanding")
-                last_log = time.monotonic()
             await asyncio.sleep(0.25)
         return self.tally.complete()
 
@@ -261,17 +260,22 @@ async def run_drill(options: DrillOptions) -> DrillReport:
             stack.push_async_callback(system.aclose)
             system.deadline = time.monotonic() + options.converge_timeout_s + 600.0
         drill = _Drill(options, exchange, systems, tally, report)
+        if options.freeze_agent:
+            frozen = sorted(exchange.agents)[0]
+            log(f"freezing agent {frozen} (SIGSTOP): the drill must stall and say so")
+            exchange.agents[frozen].freeze()
         planned = plan_documents(sorted(systems), options.documents, options.seed)
         log(f"[{drill._at():7.2f}s] ready; submitting {len(planned)} documents, {options.concurrency} at a time")
         stop_polling = asyncio.Event()
         pollers = [asyncio.create_task(s.run_poller(stop_polling), name=f"poller-{o}") for o, s in systems.items()]
+        watchdog = Watchdog(drill, len(planned))
         try:
             work = asyncio.gather(drill.submit_all(planned), drill.inject_faults())
-            await _watched(work, pollers, exchange)
+            await _watched(work, pollers, exchange, watchdog)
             report.submit_s = round(time.monotonic() - drill.began, 2)
             log(f"[{drill._at():7.2f}s] all {len(tally.accepted)} documents accepted by their agents; waiting for "
                 f"every delivery and receipt (at most {options.converge_timeout_s:.0f} s)")
-            report.converged = await _watched(drill.converge(), pollers, exchange)
+            report.converged = await _watched(drill.converge(), pollers, exchange, watchdog)
             last_fault = drill.broker_back_at or drill.began
             report.converged_after_last_fault_s = round(time.monotonic() - last_fault, 2) if report.converged else None
             report.recovery_after_broker_restart_s = drill.recovery_after_broker_restart()
@@ -279,7 +283,7 @@ async def run_drill(options: DrillOptions) -> DrillReport:
             converged_at = time.monotonic()
             log(f"[{drill._at():7.2f}s] {'converged' if report.converged else 'NOT converged'}; "
                 f"{options.quiet_s:.0f} s more for late duplicates")
-            await _watched(asyncio.sleep(options.quiet_s), pollers, exchange)
+            await _watched(asyncio.sleep(options.quiet_s), pollers, exchange, watchdog)
             for organ_id, system in systems.items():
                 for state, count in (await system.sent_states()).items():
                     report.sender_states[state] = report.sender_states.get(state, 0) + count
@@ -294,8 +298,47 @@ async def run_drill(options: DrillOptions) -> DrillReport:
     return report
 
 
-async def _watched(work: Awaitable[Any], pollers: list[asyncio.Task[None]], exchange: DrillExchange) -> Any:
-    """Await `work`, but fail at once if a document system's poller or a component died by itself."""
+class Watchdog:
+    """Prints progress every `progress_every_s` and fails the drill, with what every component says is wrong,
+    when it stalls: no document accepted for `stall_s` while some are still to submit, or (all submitted)
+    no new delivery or receipt for `stall_s` while some are missing. A drill never hangs silently."""
+
+    def __init__(self, drill: "_Drill", total: int) -> None:
+        self.drill = drill
+        self.total = total
+        self._last_print = time.monotonic()
+        self._moved_at = time.monotonic()
+        self._seen = (0, 0)
+
+    async def check(self) -> None:
+        tally, options = self.drill.tally, self.drill.options
+        accepted, seen = len(tally.accepted), len(tally.sightings) + len(tally.receipts)
+        now = time.monotonic()
+        if (accepted, seen) != self._seen:
+            self._seen, self._moved_at = (accepted, seen), now
+        if now - self._last_print >= options.progress_every_s:
+            self._last_print = now
+            lost, missing = tally.missing()
+            retries = sum(s.retries for s in self.drill.systems.values())
+            options.log(f"[{self.drill._at():7.2f}s] progress: {accepted}/{self.total} accepted, "
+                        f"{len(tally.sightings)} deliveries seen ({len(lost)} outstanding), {len(tally.receipts)} "
+                        f"receipts seen ({len(missing)} outstanding), {retries} HTTP retries")
+        stalled = now - self._moved_at
+        if stalled < options.stall_s or (accepted >= self.total and tally.complete()):
+            return
+        what = "no document accepted" if accepted < self.total else "no delivery or receipt seen"
+        said = await self.drill.exchange.last_errors()
+        said += [f"document system {o}: last failed call {s.last_failure}"
+                 for o, s in sorted(self.drill.systems.items()) if s.last_failure]
+        raise DrillError(f"stalled: {what} for {stalled:.0f} s ({accepted}/{self.total} accepted); what the "
+                         "components say:\n" + "\n".join(f"  {line}" for line in said)
+                         + f"\n  logs: {self.drill.exchange.data_dir / 'logs'}")
+
+
+async def _watched(work: Awaitable[Any], pollers: list[asyncio.Task[None]], exchange: DrillExchange,
+                   watchdog: Watchdog) -> Any:
+    """Await `work`, but fail at once if a document system's poller or a component died by itself, or the
+    drill stalled."""
     task = asyncio.ensure_future(work)
     try:
         while True:
@@ -306,6 +349,7 @@ async def _watched(work: Awaitable[Any], pollers: list[asyncio.Task[None]], exch
                 poller.result()  # raises its error
                 raise DrillError(f"{poller.get_name()} ended early")
             exchange.check_alive()
+            await watchdog.check()
     finally:
         if not task.done():
             task.cancel()
@@ -380,9 +424,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=defaults.converge_timeout_s,
                         help="seconds to wait for convergence after the last submission")
     parser.add_argument("--keep", action="store_true", help="keep the data folder even when the drill passes")
+    parser.add_argument("--stall", type=float, default=defaults.stall_s,
+                        help="fail (with every component's errors) when nothing moved for this many seconds")
+    parser.add_argument("--freeze-agent", action="store_true",
+                        help="hang one agent with SIGSTOP once ready, to see the drill fail and say why")
     args = parser.parse_args(argv)
     options = DrillOptions(documents=args.documents, concurrency=args.concurrency,
-                           converge_timeout_s=args.timeout, keep_data=args.keep)
+                           converge_timeout_s=args.timeout, keep_data=args.keep, stall_s=args.stall,
+                           freeze_agent=args.freeze_agent)
     warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")  # embedded PostgreSQL's platformdirs, harmless
     try:
         report = asyncio.run(_stoppable(run_drill(options)))
@@ -391,6 +440,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except DrillError as exc:
         print(f"drill failed: {exc}", file=sys.stderr)
+        if args.json:
+            print(json.dumps({"ok": False, "error": str(exc)}, ensure_ascii=False))
         return 2
     print(render(report), file=sys.stderr if args.json else sys.stdout)
     if args.json:

@@ -14,6 +14,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
+from _drill_procs import DrillError  # noqa: E402
 from fault_drill import DrillOptions, run_drill  # noqa: E402
 
 pytestmark = pytest.mark.chaos
@@ -32,3 +33,16 @@ async def test_no_document_or_receipt_is_lost_or_doubled_through_three_faults() 
     assert report.documents == 60, detail
     assert report.delivered == report.expected_deliveries > 0, detail
     assert (report.lost, report.duplicated, report.receipts_missing, report.receipts_duplicated) == (0, 0, 0, 0), detail
+
+
+async def test_a_drill_with_a_hung_agent_fails_within_its_stall_limit_and_says_which_component() -> None:
+    lines: list[str] = []
+    with pytest.raises(DrillError) as stalled:
+        await run_drill(DrillOptions(documents=40, concurrency=8, stall_s=6.0, progress_every_s=2.0,
+                                     freeze_agent=True, log=lines.append))
+    message = str(stalled.value)
+    frozen = next(line for line in lines if line.startswith("freezing agent")).split()[2]
+    assert message.startswith("stalled: no document accepted for"), message
+    assert f"agent {frozen}: /health did not answer" in message, message
+    assert "router: ok" in message, message
+    assert any(" progress: " in line for line in lines), lines
