@@ -11,12 +11,14 @@ import re
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Literal, Sequence
 
 OUTBOUND = "edx.outbound"
 DEAD_LETTER = "edx.dead-letter"
 DIRECTORY = "edx.directory"
 EPOCH = "edx.epoch"
+EVENTS = "edx.events"
 INBOX_PREFIX = "edx.inbox."
 
 PackageKind = Literal["edoc", "status", "ack", "notice"]
@@ -173,3 +175,53 @@ class DirectoryEntry:
             return cls(**json.loads(body))
         except (ValueError, TypeError) as exc:
             raise WireFormatError(f"malformed directory entry: {exc}") from exc
+
+
+FactKind = Literal[
+    "received", "published", "delivered", "status", "status-refused", "undeliverable", "revoked", "updated",
+    "replaced", "receiver-removed", "refused", "operator",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerFact:
+    """One fact the ledger committed, as published on `edx.events` (docs/ARCHITECTURE.md): no bodies.
+
+    `id` is stable across republication (`e<seq>` for a ledger event, `r<message id>` for a refusal,
+    `o<id>` for an operator action), so a consumer drops repeats by it. Times are aware (UTC on the wire).
+    """
+
+    id: str
+    at: datetime
+    kind: FactKind
+    document_id: str = ""
+    sender: str = ""
+    recipient: str = ""
+    actor: str = ""
+    status_code: str = ""
+    message_id: str = ""
+    accepted_at: datetime | None = None
+    reason: str = ""
+    package_kind: str = ""
+
+    @property
+    def key(self) -> bytes:
+        return (self.document_id or self.sender).encode("utf-8")
+
+    def encode(self) -> bytes:
+        data = {"v": 1, **asdict(self)}
+        data["at"] = self.at.isoformat()
+        data["accepted_at"] = self.accepted_at.isoformat() if self.accepted_at else None
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+    @classmethod
+    def decode(cls, body: bytes) -> "LedgerFact":
+        try:
+            data = json.loads(body)
+            data.pop("v", None)
+            data["at"] = datetime.fromisoformat(data["at"])
+            if data.get("accepted_at"):
+                data["accepted_at"] = datetime.fromisoformat(data["accepted_at"])
+            return cls(**data)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise WireFormatError(f"malformed ledger fact: {exc}") from exc

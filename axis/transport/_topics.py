@@ -29,7 +29,7 @@ def exchange_topics(settings_or_counts: Settings | tuple[int, int], organ_ids: I
         outbound, inbox = settings_or_counts.outbound_partitions, settings_or_counts.inbox_partitions
     else:
         outbound, inbox = settings_or_counts
-    topics = {wire.OUTBOUND: outbound, wire.DEAD_LETTER: 1, wire.DIRECTORY: 1, wire.EPOCH: 1}
+    topics = {wire.OUTBOUND: outbound, wire.EVENTS: outbound, wire.DEAD_LETTER: 1, wire.DIRECTORY: 1, wire.EPOCH: 1}
     topics.update({wire.inbox_topic(organ_id): inbox for organ_id in organ_ids})
     return topics
 

@@ -58,6 +58,7 @@ def test_exchange_topics_lists_every_topic_with_its_partitions() -> None:
     topics = exchange_topics(Settings(outbound_partitions=8, inbox_partitions=2), ["000.00.00.G01", "000.00.00.H02"])
     assert topics == {
         wire.OUTBOUND: 8,
+        wire.EVENTS: 8,
         wire.DEAD_LETTER: 1,
         wire.DIRECTORY: 1,
         wire.EPOCH: 1,
