@@ -323,13 +323,14 @@ class Store:
                     (notice.reason, notice.message_id, notice.recipient),
                 )
             else:
+                settled = "('pending', 'refused')" if notice.requeued else "('pending')"  # a requeue may undo a refusal
                 cur = await db.execute(
                     "UPDATE outbox SET state = ?, reason = ?, confirmed_at_ms = ? WHERE message_id = ?"
-                    " AND state = 'pending'", (notice.outcome, notice.reason or None, at, notice.message_id),
+                    f" AND state IN {settled}", (notice.outcome, notice.reason or None, at, notice.message_id),
                 )
                 target = "refused" if notice.outcome == "refused" else "accepted"
                 await db.execute(
-                    "UPDATE sent SET state = ?, reason = ? WHERE message_id = ? AND state = 'pending'",
+                    f"UPDATE sent SET state = ?, reason = ? WHERE message_id = ? AND state IN {settled}",
                     (target, notice.reason or None, notice.message_id),
                 )
             await db.commit()

@@ -63,6 +63,7 @@ class RecordHeaders:
     delivery_id: str | None = None
     attempt: int | None = None
     reason: str | None = None
+    requeued_from: str | None = None  # an operator requeued the dead letter of this message id
 
     def encode(self) -> list[tuple[str, bytes]]:
         pairs = [
@@ -78,6 +79,8 @@ class RecordHeaders:
             pairs.append(("attempt", str(self.attempt)))
         if self.reason is not None:
             pairs.append(("reason", self.reason))
+        if self.requeued_from is not None:
+            pairs.append(("requeued-from", self.requeued_from))
         return [(k, v.encode("utf-8")) for k, v in pairs]
 
     @classmethod
@@ -103,6 +106,7 @@ class RecordHeaders:
             delivery_id=values.get("delivery-id"),
             attempt=attempt,
             reason=values.get("reason"),
+            requeued_from=values.get("requeued-from"),
         )
 
 
@@ -117,6 +121,7 @@ class Notice:
     recipients: tuple[str, ...] = field(default_factory=tuple)
     recipient: str = ""
     at_ms: int = 0
+    requeued: bool = False  # the outcome of an operator's requeue: it replaces an earlier refusal
 
     def encode(self) -> bytes:
         data = asdict(self)
@@ -135,6 +140,7 @@ class Notice:
                 recipients=tuple(data.get("recipients", ())),
                 recipient=data.get("recipient", ""),
                 at_ms=int(data.get("at_ms", 0)),
+                requeued=bool(data.get("requeued", False)),
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise WireFormatError(f"malformed notice: {exc}") from exc

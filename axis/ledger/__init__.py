@@ -8,6 +8,7 @@ from ._deadlines import Overdue, WorkCalendar
 from ._directory import Agency, Directory, fingerprint_of_pem
 from ._ledger import Clock, Ledger, utc_now
 from ._migrate import migrate
+from ._ops import Operations, RequeueDue
 from ._outbox import DueDelivery, Outbox, PendingNotice
 from ._pg import translate
 from ._status import (
@@ -18,6 +19,7 @@ from ._status import (
     withdraw_refusal_reason,
     withdrawal_outcome,
 )
+from ._refs import DeadLetter, DeadLetterRow
 from ._uow import DocumentRef, ProcessedMessage, UnitOfWork, delivery_id_for
 
 __all__ = [
@@ -25,15 +27,19 @@ __all__ = [
     "Agency",
     "ChainReport",
     "Clock",
+    "DeadLetter",
+    "DeadLetterRow",
     "Directory",
     "DocumentRef",
     "DueDelivery",
     "Ledger",
     "LoggedEvent",
+    "Operations",
     "Outbox",
     "Overdue",
     "PendingNotice",
     "ProcessedMessage",
+    "RequeueDue",
     "UnitOfWork",
     "WorkCalendar",
     "current_state",

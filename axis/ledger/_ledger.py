@@ -18,8 +18,10 @@ from ._chain import ChainReport
 from ._deadlines import Overdue, WorkCalendar
 from ._directory import Directory
 from ._migrate import migrate
+from ._ops import Operations
 from ._outbox import Outbox
 from ._pg import create_pool
+from ._refs import DeadLetter
 from ._reports import overdue, trail, verify_chain
 from ._uow import UnitOfWork
 
@@ -78,6 +80,23 @@ class Ledger(AsyncService):
     @property
     def outbox(self) -> Outbox:
         return Outbox(self.pool)
+
+    @property
+    def ops(self) -> Operations:
+        """Facts to publish, dead letters, operator actions (docs/ARCHITECTURE.md, the operators' contracts)."""
+        return Operations(self.pool)
+
+    async def dead_letters(self, *, limit: int = 100, after: str | None = None) -> list[DeadLetter]:
+        """Refused packages, newest first; `after` is the previous page's last `DeadLetter.token`."""
+        return await self.ops.dead_letters(limit=limit, after=after)
+
+    async def request_requeue(self, message_id: str, operator: str) -> bool:
+        """Ask the router to judge a dead letter again (recorded as the operator's action)."""
+        return await self.ops.request_requeue(message_id, operator, self.clock())
+
+    async def record_operator_action(self, operator: str, action: str, target: str, detail: dict[str, Any]) -> int:
+        """Record what an operator did (append-only; also published as an `operator` fact)."""
+        return await self.ops.record_operator_action(operator, action, target, detail, self.clock())
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self.pool)

@@ -4,7 +4,8 @@ Why: the router judges a batch of hundreds of records in one transaction. One IN
 transaction thousands of round trips long while it held the chain lock the relay also needs. Queued rows
 keep the order they were decided in; events get their sequence numbers and hashes at flush, in that
 order, so the chain is exactly the one row-by-row appends would have produced. Tables are written in
-foreign-key order (tracking rows, documents, links, statuses, deliveries, notices, events).
+foreign-key order (tracking rows, documents, links, statuses, deliveries, notices, dead letters, events),
+then the pointers of the facts to publish on `edx.events` (each event, each refusal).
 """
 
 from __future__ import annotations
@@ -75,6 +76,11 @@ _ACK_DELIVERY = (
     "UPDATE deliveries SET state = 'acked', acked_at = $2 WHERE delivery_id = $1 AND state IN ('pending', 'published')"
 )
 _INSERT_NOTICE = "INSERT INTO notices (organ_id, message_id, outcome, body, created_at) VALUES ($1,$2,$3,$4,$5)"
+_INSERT_DEAD_LETTER = (
+    "INSERT INTO dead_letters (message_id, sender, kind, document_id, reason_code, reason, headers, body, refused_at)"
+    " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT (message_id) DO NOTHING"
+)
+_INSERT_FACTS = "INSERT INTO event_outbox (fact_id) SELECT unnest($1::text[])"
 _INSERT_EVENT = (
     "INSERT INTO events (seq, at, document, document_id, recipient, actor, kind, status_code, message_id, detail,"
     " signature, prev_hash, hash) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)"
@@ -92,7 +98,9 @@ class Pending:
     deliveries: list[DeliveryState] = field(default_factory=list)  # new rows
     acked: list[DeliveryState] = field(default_factory=list)  # rows already in the database, acked now
     notices: list[tuple[Any, ...]] = field(default_factory=list)
+    dead_letters: list[tuple[Any, ...]] = field(default_factory=list)
     events: list[EventDraft] = field(default_factory=list)
+    facts: list[str] = field(default_factory=list)  # to publish on edx.events (events add theirs at flush)
 
     async def flush(self, conn: Any, chain_head: str | None) -> str | None:
         """Write everything queued on `conn` (inside the caller's transaction); returns the new chain head.
@@ -105,16 +113,19 @@ class Pending:
             (_INSERT_STATUS, self.statuses),
             (_INSERT_DELIVERY, [_delivery_row(d) for d in self.deliveries]),
             (_ACK_DELIVERY, [(d.delivery_id, d.acked_at) for d in self.acked]),
-            (_INSERT_NOTICE, self.notices),
+            (_INSERT_NOTICE, self.notices), (_INSERT_DEAD_LETTER, self.dead_letters),
         ):
             if rows:
                 await conn.executemany(sql, rows)
         if self.events:
             chain_head = await self._append_events(conn, chain_head)
+        if self.facts:
+            await conn.execute(_INSERT_FACTS, self.facts)
         for d in self.deliveries:
             d.written = True
         self.messages, self.documents, self.links, self.statuses = [], [], [], []
         self.deliveries, self.acked, self.notices, self.events = [], [], [], []
+        self.dead_letters, self.facts = [], []
         return chain_head
 
     async def _append_events(self, conn: Any, head: str | None) -> str:
@@ -135,6 +146,7 @@ class Pending:
                 seq, e.at, e.document.id, e.document.document_id, e.recipient, e.actor, e.kind, e.status_code,
                 e.message_id, e.detail, e.signature, head, digest,
             ))
+            self.facts.append(f"e{seq}")
             head = digest
         await conn.executemany(_INSERT_EVENT, rows)
         return head

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 
 def delivery_id_for(message_id: str, recipient: str) -> str:
@@ -33,3 +35,44 @@ class DocumentRef:
     sender: str
     recipients: tuple[str, ...]
     business_type: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetterRow:
+    """A refused record as it is kept: its exact bytes and headers, and why it was refused."""
+
+    message_id: str  # the record's message-id, or 'x' + SHA-256 of its value when it had none
+    sender: str
+    kind: str
+    document_id: str
+    reason_code: str
+    reason: str
+    headers: dict[str, str]
+    body: bytes
+    refused_at: datetime
+
+    def row(self) -> tuple[Any, ...]:
+        return (self.message_id, self.sender, self.kind, self.document_id, self.reason_code, self.reason,
+                self.headers, self.body, self.refused_at)
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A dead letter as the console lists it (without its bytes)."""
+
+    message_id: str
+    sender: str
+    kind: str
+    document_id: str
+    reason_code: str
+    reason: str
+    refused_at: datetime
+    requeue_requested_at: datetime | None
+    requeued_by: str | None
+    requeued_at: datetime | None
+    requeue_message_id: str | None
+
+    @property
+    def token(self) -> str:
+        """The keyset token of this row: pass it as `after` for the next page."""
+        return f"{self.refused_at.isoformat()}|{self.message_id}"

@@ -26,7 +26,7 @@ from axis.wire import Notice
 from ._directory import DirectorySnapshot
 from ._pending import DeliveryState, EventDraft, Pending
 from ._pg import mapped
-from ._refs import DocumentRef, ProcessedMessage, delivery_id_for
+from ._refs import DeadLetterRow, DocumentRef, ProcessedMessage, delivery_id_for
 from ._status import LoggedEvent
 
 _CHAIN_LOCK = 0x61786965  # serialises appends so prev_hash is the true predecessor
@@ -232,6 +232,12 @@ class UnitOfWork:
         self._pending.messages.append(
             (message_id, kind, sender, document_id, outcome, reason, body_sha256, sent_at_ms, list(recipients), at)
         )
+        if outcome == "refused":
+            self._pending.facts.append(f"r{message_id}")
+
+    def add_dead_letter(self, letter: DeadLetterRow) -> None:
+        """Keep a refused package with its exact bytes and headers, for the operator to see and requeue."""
+        self._pending.dead_letters.append(letter.row())
 
     # --- documents -------------------------------------------------------------------------------
 

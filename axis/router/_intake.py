@@ -21,7 +21,7 @@ from aiokafka import ConsumerRecord
 import edxml
 from axis import wire
 from axis.internal_errors import InternalErrors
-from axis.ledger import ProcessedMessage, UnitOfWork
+from axis.ledger import DeadLetterRow, ProcessedMessage, UnitOfWork
 from axis.transport import OutRecord
 from signing import Verifier
 
@@ -82,7 +82,7 @@ class Intake:
         verdict = effects.verdicts.get(record_key(record)) or self.judge.one(record)
         headers = verdict.headers
         if headers is None:
-            self._dead_letter(effects, value, list(record.headers or ()), verdict.problem, now)
+            self._dead_letter(uow, effects, value, list(record.headers or ()), verdict.problem, now)
             self.metrics.refused["bad-headers"] += 1
             return
         if headers.kind == "ack":
@@ -97,7 +97,7 @@ class Intake:
                 raise verdict.refusal
             await self._accept(uow, headers, verdict, value, now)
         except Refusal as refusal:
-            await self._refuse(uow, headers, value, refusal, now, effects)
+            await self._refuse(uow, headers, value, refusal, now, effects, _key(record))
 
     async def refuse_internal(
         self, uow: UnitOfWork, record: ConsumerRecord[Any, Any], error: BaseException, now: datetime,
@@ -108,11 +108,11 @@ class Intake:
         try:
             headers = wire.RecordHeaders.decode(record.headers or ())
         except wire.WireFormatError:
-            self._dead_letter(effects, value, list(record.headers or ()), f"internal-error: {error}", now)
+            self._dead_letter(uow, effects, value, list(record.headers or ()), f"internal-error: {error}", now)
             return
         if headers.kind == "ack" or await uow.processed(headers.message_id) is not None:
             return
-        await self._refuse(uow, headers, value, Refusal("internal-error", str(error)), now, effects)
+        await self._refuse(uow, headers, value, Refusal("internal-error", str(error)), now, effects, _key(record))
 
     async def _ack(self, uow: UnitOfWork, headers: wire.RecordHeaders, verdict: Verdict, now: datetime) -> None:
         if verdict.ack_ids is None:
@@ -162,15 +162,15 @@ class Intake:
             recipients=recipients, at=now,
         )
         notice = wire.Notice(
-            message_id=headers.message_id, outcome="accepted", document_id=package.document_id,
-            recipients=tuple(recipients), at_ms=_ms(now),
+            message_id=headers.requeued_from or headers.message_id, outcome="accepted", document_id=package.document_id,
+            recipients=tuple(recipients), at_ms=_ms(now), requeued=headers.requeued_from is not None,
         )
         await uow.add_notice(headers.sender, notice, now)
         self.metrics.accepted += 1
 
     async def _refuse(
         self, uow: UnitOfWork, headers: wire.RecordHeaders, value: bytes, refusal: Refusal, now: datetime,
-        effects: BatchEffects,
+        effects: BatchEffects, key: str,
     ) -> None:
         reason = refusal.text
         await uow.record_message(
@@ -186,19 +186,34 @@ class Intake:
             )
         if await uow.directory.get(headers.sender) is not None:  # an unknown sender has no inbox to tell
             notice = wire.Notice(
-                message_id=headers.message_id, outcome="refused", reason=reason,
+                message_id=headers.requeued_from or headers.message_id, outcome="refused", reason=reason,
                 document_id=refusal.document.document_id if refusal.document else "", at_ms=_ms(now),
+                requeued=headers.requeued_from is not None,
             )
             await uow.add_notice(headers.sender, notice, now)
-        self._dead_letter(effects, value, headers.encode(), reason, now)
+        self._dead_letter(uow, effects, value, headers.encode(), reason, now,
+                          refusal.document.document_id if refusal.document else key)
         self.metrics.refused[refusal.code] += 1
         _log.info("refused %s from %s: %s", headers.message_id, headers.sender, reason)
 
     @staticmethod
-    def _dead_letter(effects: BatchEffects, value: bytes, headers: list[tuple[str, bytes]], reason: str, now: datetime) -> None:
+    def _dead_letter(uow: UnitOfWork, effects: BatchEffects, value: bytes, headers: list[tuple[str, bytes]],
+                     reason: str, now: datetime, document_id: str = "") -> None:
+        """The refused record on `edx.dead-letter` and, with its bytes, in the ledger (the topic may be lost)."""
         extra = [("reason", reason.encode("utf-8")), ("refused-at", str(_ms(now)).encode())]
         kept = [(k, v) for k, v in headers if k not in ("reason", "refused-at")]
         effects.dead_letters.append(OutRecord(wire.DEAD_LETTER, None, value, kept + extra))
+        named = {k: v.decode("utf-8", "replace") for k, v in kept}
+        uow.add_dead_letter(DeadLetterRow(
+            message_id=named.get("message-id") or "x" + wire.sha256_hex(value), sender=named.get("sender", ""),
+            kind=named.get("package-kind", ""), document_id=document_id, reason_code=reason.split(":", 1)[0],
+            reason=reason, headers=named, body=value, refused_at=now,
+        ))
+
+
+def _key(record: ConsumerRecord[Any, Any]) -> str:
+    """The record's key: the DocumentId agents publish under (docs/ARCHITECTURE.md, the wire)."""
+    return (record.key or b"").decode("utf-8", "replace")
 
 
 def _ms(at: datetime) -> int:

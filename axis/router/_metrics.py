@@ -18,6 +18,7 @@ class RouterMetrics:
     redelivered: int = 0
     undeliverable: int = 0
     notices: int = 0
+    facts: int = 0  # ledger facts published on edx.events
     batches: int = 0
     records: int = 0
     batch_sizes: Counter[int] = field(default_factory=Counter)

@@ -1,10 +1,16 @@
-"""The relay: publishes the ledger's outbox (deliveries, notices) and redelivers what is not acked.
+"""The relay: publishes the ledger's outbox (deliveries, notices, facts) and redelivers what is not acked.
 
 A delivery is (re)published when due: at once when created, then `redelivery_after` later, doubling up to
 8x, until the recipient's agent acks it (an `ack` record or a status 01). After `redelivery_limit`
 attempts it is marked undeliverable and the sender gets a Notice "undeliverable". Rows are marked
 published only after the broker acknowledged the batch; a crash in between republishes (agents drop
 duplicates by message id). Inbox topics are created explicitly before the first record goes to them.
+
+Facts go to `edx.events` (their pointers are deleted once the broker acknowledged them, so a crash
+republishes: consumers drop repeats by fact id). A dead letter an operator asked to requeue goes back to
+`edx.outbound` under a message id derived from its own (so a crash that publishes it twice is a duplicate,
+not a second document), with a `requeued-from` header: the router then answers its sender under the
+original message id.
 """
 
 from __future__ import annotations
@@ -45,8 +51,8 @@ class Relay:
         return self._after * min(2 ** (attempt - 1), 8)
 
     async def run_once(self) -> int:
-        """Publish due deliveries and pending notices; returns how many rows it handled."""
-        return await self._deliveries() + await self._notices()
+        """Publish due deliveries, pending notices, facts and requeues; returns how many rows it handled."""
+        return await self._deliveries() + await self._notices() + await self._facts() + await self._requeues()
 
     async def _deliveries(self) -> int:
         now = self._clock()
@@ -99,3 +105,29 @@ class Relay:
         await self._ledger.outbox.mark_notices_published([n.id for n in pending], self._clock())
         self._metrics.notices += len(pending)
         return len(pending)
+
+    async def _facts(self) -> int:
+        pending = await self._ledger.ops.pending_facts(self._batch_max)
+        if not pending:
+            return 0
+        await self._publisher.publish_many([OutRecord(wire.EVENTS, f.key, f.encode()) for _, f in pending])
+        await self._ledger.ops.facts_published([pointer for pointer, _ in pending])
+        self._metrics.facts += len(pending)
+        return len(pending)
+
+    async def _requeues(self) -> int:
+        due = await self._ledger.ops.requeues_due(self._batch_max)
+        for letter in due:
+            new_id = requeue_message_id(letter.message_id)
+            headers = {**letter.headers, "message-id": new_id, "requeued-from": letter.message_id}
+            record = OutRecord(wire.OUTBOUND, letter.key or None, letter.body,
+                               [(k, v.encode("utf-8")) for k, v in headers.items()])
+            await self._publisher.publish(record)
+            await self._ledger.ops.requeued(letter.message_id, new_id, self._clock())
+            _log.info("dead letter %s requeued as %s", letter.message_id, new_id)
+        return len(due)
+
+
+def requeue_message_id(message_id: str) -> str:
+    """The message id a requeued dead letter travels under: derived, so publishing it twice is a duplicate."""
+    return wire.sha256_hex(f"requeue:{message_id}".encode())[:32]

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from typing import Any, Callable, Coroutine
 
 from aiokafka import TopicPartition
@@ -322,10 +322,12 @@ class Router(AsyncService):
         """The broker lost its data: resend everything unconfirmed and the directory."""
         self.metrics.epochs += 1
         self._ready_inboxes = set(self._organs)  # the watch recreated them
-        deliveries, notices = await self.ledger.outbox.resend_all(
-            self.clock(), timedelta(seconds=self.settings.redelivery_after_s)
-        )
-        _log.warning("broker epoch %s: resending %d deliveries and %d notices", epoch, deliveries, notices)
+        now = self.clock()
+        deliveries, notices = await self.ledger.outbox.resend_all(now, timedelta(seconds=self.settings.redelivery_after_s))
+        day_start = datetime.combine(now.astimezone(self.settings.tz).date(), time(0), self.settings.tz)
+        facts = await self.ledger.ops.republish_facts(day_start)
+        _log.warning("broker epoch %s: resending %d deliveries and %d notices, republishing %d facts of the day",
+                     epoch, deliveries, notices, facts)
         await self.publish_directory()
         self._wake.set()
 

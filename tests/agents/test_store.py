@@ -165,3 +165,15 @@ async def test_received_files_are_exported_once(store: Store) -> None:
     assert [i.message_id for i in await store.unexported()] == [entry.message_id]
     await store.mark_exported([entry.message_id])
     assert await store.unexported() == []
+
+
+async def test_only_the_outcome_of_an_operators_requeue_may_undo_a_refusal(store: Store) -> None:
+    entry = outbox_entry()
+    async with store.unit_of_work() as uow:
+        await uow.add_outbox(entry)
+        await uow.commit()
+    await store.apply_notice(Notice(entry.message_id, "refused", "unknown-recipient: C is not in the directory"))
+    assert not await store.apply_notice(Notice(entry.message_id, "accepted"))  # a late plain notice changes nothing
+    assert {r.state for r in await store.sent()} == {"refused"}
+    assert await store.apply_notice(Notice(entry.message_id, "accepted", recipients=("B", "C"), requeued=True))
+    assert {r.state for r in await store.sent()} == {"accepted"} and await store.count_pending() == 0

@@ -22,6 +22,7 @@ from axis.errors import (
     UnknownAgency,
 )
 from axis.ledger import Ledger, WorkCalendar, migrate, translate
+from axis.ledger._migrate import available
 from signing import DevPki
 
 AT = datetime(2025, 3, 3, 2, 0, tzinfo=timezone.utc)
@@ -51,7 +52,7 @@ async def _document(ledger: Ledger, n: int = 1) -> None:
 async def test_migrations_apply_once_and_again_is_a_no_op(ledger: Ledger) -> None:
     assert await migrate(ledger.pool) == []
     versions = await ledger.pool.fetch("SELECT version FROM schema_migrations ORDER BY version")
-    assert [r["version"] for r in versions] == [1, 2]
+    assert [r["version"] for r in versions] == [m.version for m in available()] and len(versions) >= 3
 
 
 async def test_a_database_newer_than_the_code_is_refused(ledger: Ledger) -> None:
