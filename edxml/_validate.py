@@ -8,7 +8,7 @@ elements, test organ ids and a legacy signature are warnings; what cannot be rea
 
 from __future__ import annotations
 
-import functools
+import threading
 from importlib.resources import files
 
 from lxml import etree
@@ -23,10 +23,34 @@ from .errors import EdxmlError, PackageInvalid, XmlSyntaxError
 Input = bytes | etree._Element
 
 
-@functools.cache
+# The strict schema, one compiled copy per thread. Two faults of the native library make this necessary
+# (bench/native_stress.py reproduces both):
+# - libxml2 before 2.15 (lxml 6.1 bundles 2.14.6) fills its table of XML Schema built-in types lazily and
+#   without a lock on the first schema parse, which lxml runs without the GIL: two threads building at once
+#   could free that table under each other and leave every later build failing ("the given type is not a
+#   built-in type") for the life of the process. The first build happens here, at import, before any worker
+#   thread exists, and builds are serialised.
+# - an `XMLSchema` object keeps one error log that each validation clears and fills, so two threads
+#   validating with one object read each other's errors (an invalid package could read as valid).
+_XSD = files("edxml").joinpath("edxml.xsd").read_bytes()
+_BUILDING = threading.Lock()
+_PER_THREAD = threading.local()
+
+
+def _build_schema() -> etree.XMLSchema:
+    with _BUILDING:
+        return etree.XMLSchema(load_tree(_XSD, source="edxml.xsd"))
+
+
 def _schema() -> etree.XMLSchema:
-    xsd = files("edxml").joinpath("edxml.xsd").read_bytes()
-    return etree.XMLSchema(load_tree(xsd, source="edxml.xsd"))
+    """This thread's compiled strict schema."""
+    schema: etree.XMLSchema | None = getattr(_PER_THREAD, "schema", None)
+    if schema is None:
+        schema = _PER_THREAD.schema = _build_schema()
+    return schema
+
+
+_schema()  # at import: libxml2's built-in types exist before any thread validates
 
 
 def validate(
