@@ -21,6 +21,7 @@ from urllib.parse import quote
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -174,6 +175,14 @@ def create_app(agent: Agent, *, manage_agent: bool = True) -> FastAPI:
         report = await agent.health()
         return JSONResponse(report, status_code=200 if report["status"] == "ok" else 503)
 
+    registry = agent.service.metrics.registry()
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        """Prometheus metrics (counts and ages, no document content; no token needed, like /health)."""
+        await agent.service.metrics.refresh(agent)
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
     @app.post("/documents", dependencies=auth, status_code=201, openapi_extra=_SUBMIT_DOC)
     async def submit(request: Request) -> JSONResponse:
         """Submit an EDXML package (raw body), DocumentFields as JSON, or multipart fields + files."""
@@ -276,4 +285,4 @@ def _mount_vdxp(app: FastAPI, agent: Agent) -> None:
         return
     registry = SdkClientRegistry(agent.directory / "sdk-clients.json")
     app.mount("/vdxp", create_vdxp_app(agent.service, registry, max_package_bytes=agent.settings.max_package_bytes,
-                                       errors=agent.errors))
+                                       errors=agent.errors, metrics=agent.service.metrics))

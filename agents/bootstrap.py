@@ -32,6 +32,7 @@ from signing import Signer, SigningIdentity, TrustStore, Verifier
 from ._task import Supervised, retry_until_done
 from .dropfolder import DropFolder
 from .errors import AgentUnavailable
+from .metrics import AgentMetrics
 from .receiver import Receiver
 from .relay import OutboxRelay
 from .service import AgentService
@@ -279,7 +280,7 @@ def build_agent(
     relay = OutboxRelay(organ_id, store, publisher, confirm_timeout_s=settings.confirm_timeout_s,
                         batch_max=settings.publish_batch_max, clock_ms=clock_ms)
     service = AgentService(organ_id, store, signer, max_package_bytes=settings.max_package_bytes, clock=clock,
-                           local_tz=settings.tz, on_submitted=relay.wake)
+                           local_tz=settings.tz, on_submitted=relay.wake, metrics=AgentMetrics())
     errors = InternalErrors(f"agent {organ_id}", _log)
     dropfolder = DropFolder(folder, service, store, poll_interval_s=poll_interval_s, errors=errors)
     receiver = Receiver(organ_id, store, service, verifier, publisher, consumer, local_tz=settings.tz,

@@ -118,7 +118,7 @@ class DropFolder(LoopService):
         for path in self._ready():
             try:
                 submission = await self._service.submit_package(
-                    path.read_bytes(), profile="lenient", source=path.name)
+                    path.read_bytes(), profile="lenient", source=path.name, via="dropfolder")
             except AgentError as exc:
                 self._errors.succeeded(_OPERATION)
                 if exc.retriable:

@@ -196,6 +196,7 @@ class Receiver(LoopService):
             self.stored += stored
             self._on_stored()
         if answered:
+            self._service.metrics.receipts_sent[StatusCode.ARRIVED.value] += answered
             self._on_outbox()
 
     async def _arrived(self, result: _Checked) -> OutboxEntry | None:

@@ -56,6 +56,7 @@ class OutboxRelay(LoopService):
         self._wake = asyncio.Event()
         self._task = Supervised(f"outbox-relay-{organ_id}", self._run)
         self.published = 0
+        self.publish_failures = 0
         self.last_error: BaseException | None = None
 
     def wake(self) -> None:
@@ -95,6 +96,7 @@ class OutboxRelay(LoopService):
             except TransportError as exc:
                 # The broker is away or restarting: rows stay due, try again soon (EpochWatch covers data loss).
                 failures += 1
+                self.publish_failures += 1
                 self.last_error = exc
                 _log.info("agent %s: publish failed (%s), retrying", self.organ_id, exc)
                 await asyncio.sleep(min(0.2 * 2 ** failures, 5.0))

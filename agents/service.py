@@ -22,7 +22,8 @@ from edxml import DocumentPackage, Package, Profile, StaffInfo, StatusCode, Stat
 from signing import Signer
 
 from ._compose import document_from_fields, response_for_received, response_for_sent
-from .errors import AgentUnavailable, InvalidInput, NotFound
+from .errors import AgentError, AgentUnavailable, InvalidInput, NotFound
+from .metrics import AgentMetrics
 from .model import (
     AttachmentInput, DocumentFields, DocumentTrail, Kind, ReceivedItem, SentRecipient, Submission, TrailEvent,
     TransportStatus, ms_to_dt,
@@ -55,6 +56,7 @@ class AgentService:
         clock: Callable[[], datetime] = _utcnow,
         local_tz: tzinfo | None = None,
         on_submitted: Callable[[], None] = lambda: None,
+        metrics: AgentMetrics | None = None,
     ) -> None:
         self.organ_id = organ_id
         self._store = store
@@ -63,13 +65,16 @@ class AgentService:
         self._clock = clock
         self._tz = local_tz
         self._on_submitted = on_submitted
+        self.metrics = metrics or AgentMetrics()
 
     # -- sending -------------------------------------------------------------------------------------------
 
     async def submit_package(self, data: bytes, *, profile: Profile = "lenient", source: str = "<api>",
-                             sign_as: str | None = None,
-                             check: Callable[[Package], None] | None = None) -> Submission:
+                             sign_as: str | None = None, check: Callable[[Package], None] | None = None,
+                             via: str = "api") -> Submission:
         """Read, complete, check, sign and store; the same bytes again answer the first Submission.
+
+        `via` names the door (api, facade, dropfolder) for the submissions metric.
 
         One rule set: the package is read with `profile` (lenient takes what real systems send, with a
         warning for each repair), completed to the form this agent signs (`edxml.complete_package`: what
@@ -77,6 +82,19 @@ class AgentService:
         strict check with the directory before anyone is told OK. `check` lets a caller (the SDK facade)
         refuse the completed package for reasons of its own before it is stored.
         """
+        try:
+            submission = await self._submit(data, profile, source, sign_as, check)
+        except AgentError:
+            self.metrics.submitted(via, "refused")
+            raise
+        except Exception:
+            self.metrics.submitted(via, "error")
+            raise
+        self.metrics.submitted(via, "duplicate" if submission.duplicate else "accepted")
+        return submission
+
+    async def _submit(self, data: bytes, profile: Profile, source: str, sign_as: str | None,
+                      check: Callable[[Package], None] | None) -> Submission:
         if sign_as is not None and sign_as != self.organ_id:
             raise InvalidInput(f"this agent signs only as {self.organ_id}, not {sign_as}", code="from-mismatch")
         if len(data) > self._max_bytes:
@@ -149,6 +167,8 @@ class AgentService:
             await uow.commit()
         if not submission.duplicate:
             self._on_submitted()
+            if entry.status_code is not None:
+                self.metrics.receipts_sent[entry.status_code] += 1
         return dataclasses.replace(submission, warnings=warnings)
 
     def _read(self, data: bytes, profile: Profile, source: str,

@@ -312,6 +312,11 @@ class Store:
     async def count_pending(self) -> int:
         return int((await self._fetch("SELECT COUNT(*) FROM outbox WHERE state = 'pending'"))[0][0])
 
+    async def oldest_pending_ms(self) -> int | None:
+        """When the oldest unconfirmed outbox row was created (ms since the epoch), if any."""
+        rows = await self._fetch("SELECT MIN(created_at_ms) FROM outbox WHERE state = 'pending'")
+        return rows[0][0]
+
     async def apply_notice(self, notice: Notice) -> bool:
         """Apply the router's notice; False when it names a message this agent never sent."""
         at = notice.at_ms or self._clock()

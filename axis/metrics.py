@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -33,11 +34,12 @@ _log = logging.getLogger(__name__)
 
 
 class RouterCollector(Collector):
-    """Reads a router's counters and the last known overdue count at each scrape."""
+    """Reads a router's counters, and what the refresh task last read from the ledger, at each scrape."""
 
     def __init__(self, router: Router) -> None:
         self._router = router
         self.overdue: int | None = None
+        self.soonest_expiry: datetime | None = None  # of the certificates active agencies sign with
 
     def collect(self) -> Iterator[Metric]:
         m = self._router.metrics
@@ -49,20 +51,39 @@ class RouterCollector(Collector):
             "redelivered": ("Publications of a delivery again (no ack in time, or broker data lost)", m.redelivered),
             "undeliverable": ("Deliveries given up after the redelivery limit", m.undeliverable),
             "notices": ("Notices published to senders", m.notices),
+            "dead_letters": ("Refused records written to edx.dead-letter and kept in the ledger", m.dead_letters),
+            "facts_published": ("Ledger facts published on edx.events", m.facts),
+            "requeued": ("Dead letters requeued at an operator's request", m.requeued),
             "batches": ("Batches consumed from edx.outbound", m.batches),
             "records": ("Records consumed from edx.outbound", m.records),
             "failed_batches": ("Batches whose transaction failed and was retried", m.failed_batches),
             "broker_epochs": ("Times the broker was found to have lost its data", m.epochs),
+            "internal_errors": ("Internal errors of the router (see /health for which)", self._router.errors.total),
         }
         for name, (doc, value) in plain.items():
             yield CounterMetricFamily(f"axis_router_{name}", doc, value=value)
-        refused = CounterMetricFamily("axis_router_refused", "Packages refused, by reason code", labels=["reason"])
-        for reason, count in sorted(m.refused.items()):
-            refused.add_metric([reason], count)
-        yield refused
+        for name, doc, label, counts in (
+            ("axis_router_refused", "Packages refused, by reason code", "reason", m.refused),
+            ("axis_signature_failures", "Packages whose signature did not verify, by reason", "reason",
+             m.signature_failures),
+        ):
+            family = CounterMetricFamily(name, doc, labels=[label])
+            for value, count in sorted(counts.items()):
+                family.add_metric([value], count)
+            yield family
         yield GaugeMetricFamily("axis_router_healthy", "1 while every router loop runs", value=int(self._router.healthy))
+        yield GaugeMetricFamily("axis_router_degraded", "1 while requests fail with internal errors",
+                                value=int(bool(self._router.errors.failing())))
+        if m.consumer_lag is not None:
+            yield GaugeMetricFamily("axis_router_consumer_lag_records",
+                                    "Records on edx.outbound not yet read by this router", value=m.consumer_lag)
         if self.overdue is not None:
             yield GaugeMetricFamily("axis_overdue_receipts", "Receipts (01, 03/02) past their deadline", value=self.overdue)
+        if self.soonest_expiry is not None:
+            left = (self.soonest_expiry - datetime.now(UTC)).total_seconds()
+            yield GaugeMetricFamily("axis_certificate_expiry_seconds",
+                                    "Seconds until the soonest expiry of an active agency's signing certificate",
+                                    value=left)
 
 
 class MetricsServer(AsyncService):
@@ -70,7 +91,7 @@ class MetricsServer(AsyncService):
     router; `start()`/`stop()` or `async with`."""
 
     def __init__(self, router: Router, ledger: Ledger, port: int, *, refresh_s: float = 15.0) -> None:
-        self.registry = CollectorRegistry()
+        self.registry = router.metrics.registry  # the router's histograms live there
         self.collector = RouterCollector(router)
         self.registry.register(self.collector)
         self._router = router
@@ -107,6 +128,8 @@ class MetricsServer(AsyncService):
         while True:
             try:
                 self.collector.overdue = await self._ledger.overdue_count()
+                expiries = await self._ledger.directory.certificate_expiries()
+                self.collector.soonest_expiry = min((at for _, at in expiries.values()), default=None)
             except AxisError as exc:  # the ledger may be briefly unreachable; keep serving counters
-                _log.warning("metrics: overdue count failed: %s", exc)
+                _log.warning("metrics: reading the ledger failed: %s", exc)
             await asyncio.sleep(self._refresh_s)

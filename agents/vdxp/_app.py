@@ -10,6 +10,7 @@ import logging
 from datetime import datetime, timezone
 from typing import Awaitable, Callable
 
+from agents.metrics import AgentMetrics
 from axis.internal_errors import InternalErrors
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -64,9 +65,13 @@ def _endpoint(facade: Facade, name: str, handler: Handler) -> Callable[[Request]
                 error = facade.errors.record(operation, exc)
                 failure = VdxpFailure(500, "internal-error", f"the agent failed on {name} (internal error "
                                       f"{error.error_id}); its operator finds it in the agent's log and /health")
+                facade.metrics.facade_call(name, "error")
                 return fail(failure)
             log.info("vdxp %s from %s: %s %s", name, system_id, failure.code, failure.description)
+            facade.metrics.facade_call(name, "fail")
             answer = fail(failure)
+        else:
+            facade.metrics.facade_call(name, "ok")
         facade.errors.succeeded(operation)
         return answer
 
@@ -88,6 +93,7 @@ def create_vdxp_app(
     list_limit: int = 1000,
     clock: Callable[[], datetime] | None = None,
     errors: InternalErrors | None = None,
+    metrics: AgentMetrics | None = None,
 ) -> Starlette:
     """The facade for one agent.
 
@@ -105,6 +111,7 @@ def create_vdxp_app(
         directory_admin=directory_admin,
         list_limit=list_limit,
         errors=errors or InternalErrors("SDK facade", log),
+        metrics=metrics or AgentMetrics(),
     )
     routes = [Route(f"/{name}", _endpoint(facade, name, h), methods=["GET", "POST"]) for name, h in CALLS.items()]
     routes.append(Route("/{rest:path}", _unknown_call, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]))

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Awaitable, Callable
 
+from agents.metrics import AgentMetrics
 from axis.internal_errors import InternalErrors
 from starlette.requests import Request
 from starlette.responses import Response
@@ -29,6 +30,7 @@ class Facade:
     directory_admin: DirectoryAdmin | None
     list_limit: int
     errors: InternalErrors
+    metrics: AgentMetrics
 
 
 Handler = Callable[[Facade, Request, SignedCall], Awaitable[Response]]

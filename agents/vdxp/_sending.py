@@ -158,7 +158,8 @@ async def submit_sent_package(service: VdxpService, call: SignedCall, data: byte
     The agent's submission is idempotent, so a replayed or re-sent file gets the DocId of the first one.
     """
     return await service.submit_package(data, profile="lenient", source=f"sendEdoc from {call.client.system_id}",
-                                        check=lambda package: _check_routing(package, call, service.organ_id))
+                                        check=lambda package: _check_routing(package, call, service.organ_id),
+                                        via="facade")
 
 
 async def send_edoc(facade: Facade, request: Request, call: SignedCall) -> Response:

@@ -28,7 +28,7 @@ class VdxpService(Protocol):
 
     async def submit_package(
         self, data: bytes, *, profile: Literal["strict", "lenient"] = "lenient", source: str = "<api>",
-        sign_as: str | None = None, check: Callable[[Package], None] | None = None,
+        sign_as: str | None = None, check: Callable[[Package], None] | None = None, via: str = "api",
     ) -> Submission: ...
 
     async def received(

@@ -8,6 +8,7 @@ since one compromised agency could otherwise sign as itself with a certificate w
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -95,6 +96,14 @@ class Directory:
             rows = await self._db.fetch(_SELECT + " GROUP BY a.organ_id ORDER BY a.organ_id")
         return [_agency(row) for row in rows]
 
+    async def certificate_expiries(self) -> dict[str, tuple[str, datetime]]:
+        """Fingerprint -> (organ id, not valid after) of every certificate in use by an active agency."""
+        with mapped():
+            rows = await self._db.fetch(
+                "SELECT c.fingerprint_sha256, c.organ_id, c.pem FROM agency_certificates c"
+                " JOIN agencies a ON a.organ_id = c.organ_id WHERE a.active AND c.retired_at IS NULL")
+        return {r["fingerprint_sha256"]: (r["organ_id"], _not_after(r["pem"])) for r in rows}
+
     async def version(self) -> tuple[int, datetime | None]:
         """(count, latest change): cheap to poll, changes whenever an agency is added or changed."""
         with mapped():
@@ -170,3 +179,9 @@ class DirectorySnapshot:
 
     async def get(self, organ_id: str) -> Agency | None:
         return (await self.many([organ_id])).get(organ_id)
+
+
+@functools.lru_cache(maxsize=65536)
+def _not_after(pem: str) -> datetime:
+    """A certificate's end of validity (parsed once per certificate)."""
+    return x509.load_pem_x509_certificate(pem.encode("ascii")).not_valid_after_utc

@@ -35,6 +35,7 @@ class DocumentRef:
     sender: str
     recipients: tuple[str, ...]
     business_type: int
+    accepted_at: datetime | None = None  # when the router accepted it (for latencies); None where not read
 
 
 @dataclass(frozen=True, slots=True)

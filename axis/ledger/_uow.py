@@ -33,12 +33,13 @@ _CHAIN_LOCK = 0x61786965  # serialises appends so prev_hash is the true predeces
 
 __all__ = ["DocumentRef", "ProcessedMessage", "UnitOfWork", "delivery_id_for"]
 
-_DOCUMENT_COLUMNS = "d.id, d.document_id, d.sender, d.recipients, d.business_type"
+_DOCUMENT_COLUMNS = "d.id, d.document_id, d.sender, d.recipients, d.business_type, d.received_at"
 _Entry = tuple[str, str, str, "datetime | None", str]  # recipient, kind, status code, status_at, message id
 
 
 def _ref(row: Any, id_column: str = "id") -> DocumentRef:
-    return DocumentRef(row[id_column], row["document_id"], row["sender"], tuple(row["recipients"]), row["business_type"])
+    return DocumentRef(row[id_column], row["document_id"], row["sender"], tuple(row["recipients"]), row["business_type"],
+                       row["received_at"])
 
 
 class UnitOfWork:
@@ -262,7 +263,7 @@ class UnitOfWork:
     ) -> DocumentRef:
         if not self._free_ids:
             await self._reserve_document_ids(1)
-        ref = DocumentRef(self._free_ids.pop(0), document_id, sender, tuple(recipients), business_type)
+        ref = DocumentRef(self._free_ids.pop(0), document_id, sender, tuple(recipients), business_type, at)
         self._pending.documents.append((
             ref.id, document_id, sender, message_id, subject, code, business_type, business_reason,
             list(recipients), body, signer_fingerprint, at,

@@ -23,9 +23,10 @@ from axis import wire
 from axis.internal_errors import InternalErrors
 from axis.ledger import DeadLetterRow, ProcessedMessage, UnitOfWork
 from axis.transport import OutRecord
+from signing import REASONS as SIGNATURE_REASONS
 from signing import Verifier
 
-from ._metrics import RouterMetrics
+from ._metrics import Latency, RouterMetrics, since
 from ._rules import Refusal, record_document, record_status
 from ._verdict import Judge, RecordKey, Verdict, record_key
 
@@ -39,6 +40,7 @@ class BatchEffects:
 
     verdicts: dict[RecordKey, Verdict] = field(default_factory=dict)
     dead_letters: list[OutRecord] = field(default_factory=list)
+    latencies: list[Latency] = field(default_factory=list)  # applied to the histograms after the commit
 
 
 class Intake:
@@ -86,7 +88,7 @@ class Intake:
             self.metrics.refused["bad-headers"] += 1
             return
         if headers.kind == "ack":
-            await self._ack(uow, headers, verdict, now)
+            await self._ack(uow, headers, verdict, now, effects)
             return
         earlier = await uow.processed(headers.message_id)
         if earlier is not None:
@@ -95,7 +97,7 @@ class Intake:
         try:
             if verdict.refusal is not None:
                 raise verdict.refusal
-            await self._accept(uow, headers, verdict, value, now)
+            await self._accept(uow, headers, verdict, value, now, effects)
         except Refusal as refusal:
             await self._refuse(uow, headers, value, refusal, now, effects, _key(record))
 
@@ -114,7 +116,8 @@ class Intake:
             return
         await self._refuse(uow, headers, value, Refusal("internal-error", str(error)), now, effects, _key(record))
 
-    async def _ack(self, uow: UnitOfWork, headers: wire.RecordHeaders, verdict: Verdict, now: datetime) -> None:
+    async def _ack(self, uow: UnitOfWork, headers: wire.RecordHeaders, verdict: Verdict, now: datetime,
+                   effects: BatchEffects) -> None:
         if verdict.ack_ids is None:
             _log.warning("ignoring malformed ack from %s: %s", headers.sender, verdict.problem)
             return
@@ -125,6 +128,8 @@ class Intake:
                 document, at=now, kind="delivered", actor=headers.sender, recipient=headers.sender,
                 detail={"delivery_id": delivery_id},
             )
+            if (elapsed := since(document.accepted_at, now)) is not None:
+                effects.latencies.append(Latency("delivery", elapsed))
         self.metrics.acks += 1
 
     async def _duplicate(self, uow: UnitOfWork, headers: wire.RecordHeaders, earlier: ProcessedMessage, now: datetime) -> None:
@@ -138,7 +143,8 @@ class Intake:
         self.metrics.duplicates += 1
 
     async def _accept(
-        self, uow: UnitOfWork, headers: wire.RecordHeaders, verdict: Verdict, value: bytes, now: datetime
+        self, uow: UnitOfWork, headers: wire.RecordHeaders, verdict: Verdict, value: bytes, now: datetime,
+        effects: BatchEffects,
     ) -> None:
         package = verdict.package
         assert package is not None  # a verdict without refusal carries its package
@@ -155,7 +161,8 @@ class Intake:
         if isinstance(package, edxml.DocumentPackage):
             recipients = await record_document(uow, headers, package, value, verdict.signature, now)
         else:
-            recipients = await record_status(uow, headers, package, value, verdict.signature, now, self._tz)
+            recipients = await record_status(uow, headers, package, value, verdict.signature, now, self._tz,
+                                             effects.latencies)
         await uow.record_message(
             message_id=headers.message_id, kind=headers.kind, sender=headers.sender, document_id=package.document_id,
             outcome="accepted", reason="", body_sha256=headers.body_sha256, sent_at_ms=headers.sent_at_ms,
@@ -194,15 +201,17 @@ class Intake:
         self._dead_letter(uow, effects, value, headers.encode(), reason, now,
                           refusal.document.document_id if refusal.document else key)
         self.metrics.refused[refusal.code] += 1
+        if refusal.code in SIGNATURE_REASONS:
+            self.metrics.signature_failures[refusal.code] += 1
         _log.info("refused %s from %s: %s", headers.message_id, headers.sender, reason)
 
-    @staticmethod
-    def _dead_letter(uow: UnitOfWork, effects: BatchEffects, value: bytes, headers: list[tuple[str, bytes]],
+    def _dead_letter(self, uow: UnitOfWork, effects: BatchEffects, value: bytes, headers: list[tuple[str, bytes]],
                      reason: str, now: datetime, document_id: str = "") -> None:
         """The refused record on `edx.dead-letter` and, with its bytes, in the ledger (the topic may be lost)."""
         extra = [("reason", reason.encode("utf-8")), ("refused-at", str(_ms(now)).encode())]
         kept = [(k, v) for k, v in headers if k not in ("reason", "refused-at")]
         effects.dead_letters.append(OutRecord(wire.DEAD_LETTER, None, value, kept + extra))
+        self.metrics.dead_letters += 1
         named = {k: v.decode("utf-8", "replace") for k, v in kept}
         uow.add_dead_letter(DeadLetterRow(
             message_id=named.get("message-id") or "x" + wire.sha256_hex(value), sender=named.get("sender", ""),

@@ -124,6 +124,7 @@ class Relay:
                                [(k, v.encode("utf-8")) for k, v in headers.items()])
             await self._publisher.publish(record)
             await self._ledger.ops.requeued(letter.message_id, new_id, self._clock())
+            self._metrics.requeued += 1
             _log.info("dead letter %s requeued as %s", letter.message_id, new_id)
         return len(due)
 

@@ -21,7 +21,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import datetime, time, timedelta
+import time
+from datetime import datetime, timedelta
 from typing import Any, Callable, Coroutine
 
 from aiokafka import TopicPartition
@@ -190,6 +191,7 @@ class Router(AsyncService):
                 await asyncio.sleep(0.5)
                 continue
             self.errors.succeeded(_FETCH)
+            await self._note_lag()
             if not batch.records:
                 continue
             try:
@@ -219,6 +221,7 @@ class Router(AsyncService):
         assert self._publisher is not None
         effects = BatchEffects(verdicts=await asyncio.to_thread(self._intake.judge.batch, batch.records))
         now = self.clock()
+        began = time.perf_counter()
         async with self.ledger.unit_of_work() as uow:
             await self._intake.preload(uow, effects)
             for record in batch.records:
@@ -227,7 +230,7 @@ class Router(AsyncService):
             if effects.dead_letters:
                 await self._publisher.publish_many(effects.dead_letters)
             await uow.commit()
-        self.metrics.batch(len(batch.records))
+        self.metrics.batch(len(batch.records), time.perf_counter() - began, effects.latencies)
 
     async def _process_singly(self, batch: Batch) -> None:
         """Isolate a poison record: each in its own transaction; one that fails for good is refused
@@ -235,9 +238,10 @@ class Router(AsyncService):
         A rare path: it judges the batch again (off the loop) rather than keep verdicts between passes."""
         assert self._publisher is not None
         verdicts = await asyncio.to_thread(self._intake.judge.batch, batch.records)
+        began, latencies = time.perf_counter(), []
         for record in batch.records:
             now = self.clock()
-            effects = BatchEffects(verdicts=verdicts)
+            effects = BatchEffects(verdicts=verdicts, latencies=latencies)
             try:
                 async with self.ledger.unit_of_work() as uow:
                     await self._intake.handle(uow, record, now, effects)
@@ -255,7 +259,22 @@ class Router(AsyncService):
                     await uow.flush()
                     await self._publisher.publish_many(effects.dead_letters)
                     await uow.commit()
-        self.metrics.batch(len(batch.records))
+        self.metrics.batch(len(batch.records), time.perf_counter() - began, latencies)
+
+    async def _note_lag(self) -> None:
+        """Records of `edx.outbound` not yet read: the fetch high-water mark (right on Tansu, unlike
+        `end_offsets()`) less the position, over the assigned partitions; measured after each fetch."""
+        assert self._consumer is not None
+        consumer = self._consumer.consumer
+        lag, known = 0, False
+        for tp in consumer.assignment():
+            high = consumer.highwater(tp)
+            if high is None:
+                continue
+            with contextlib.suppress(Exception):  # reassigned meanwhile: measured at the next fetch
+                lag += max(0, high - await consumer.position(tp))
+                known = True
+        self.metrics.consumer_lag = lag if known else self.metrics.consumer_lag
 
     def _rewind(self, batch: Batch) -> None:
         assert self._consumer is not None
@@ -324,7 +343,7 @@ class Router(AsyncService):
         self._ready_inboxes = set(self._organs)  # the watch recreated them
         now = self.clock()
         deliveries, notices = await self.ledger.outbox.resend_all(now, timedelta(seconds=self.settings.redelivery_after_s))
-        day_start = datetime.combine(now.astimezone(self.settings.tz).date(), time(0), self.settings.tz)
+        day_start = datetime.combine(now.astimezone(self.settings.tz).date(), datetime.min.time(), self.settings.tz)
         facts = await self.ledger.ops.republish_facts(day_start)
         _log.warning("broker epoch %s: resending %d deliveries and %d notices, republishing %d facts of the day",
                      epoch, deliveries, notices, facts)

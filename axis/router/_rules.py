@@ -17,6 +17,8 @@ import edxml
 from axis import wire
 from axis.ledger import SENDER_CODES, DocumentRef, UnitOfWork, refusal_reason, withdraw_refusal_reason
 
+from ._metrics import Latency, since
+
 _CHANGE_KIND = {1: "revoked", 2: "updated", 3: "replaced"}
 
 
@@ -120,9 +122,10 @@ async def _mark_concerned(
 
 async def record_status(
     uow: UnitOfWork, headers: wire.RecordHeaders, pkg: edxml.StatusPackage, body: bytes, signature: str,
-    now: datetime, tz: tzinfo,
+    now: datetime, tz: tzinfo, latencies: list[Latency],
 ) -> list[str]:
-    """Check a status against the document's log and queue its delivery to the other side."""
+    """Check a status against the document's log and queue its delivery to the other side; a receipt's
+    time since the document's acceptance (and a delivery proved by a 01) go to `latencies`."""
     code = pkg.status_code.value
     doc = await uow.find_document(pkg.document_id, [pkg.sender, pkg.response_for.organ_id])
     if doc is None:
@@ -151,8 +154,13 @@ async def record_status(
             message_id=headers.message_id, signature=signature,
             detail={"description": pkg.description, "status_at": status_at.isoformat()},
         )
+    elapsed = since(doc.accepted_at, now)
     if code == "01" and await uow.ack_document_delivery(doc, pkg.sender, now):
         await uow.append_event(doc, at=now, kind="delivered", actor=pkg.sender, recipient=pkg.sender, detail={"by": "status 01"})
+        if elapsed is not None:
+            latencies.append(Latency("delivery", elapsed))
+    if elapsed is not None and code not in SENDER_CODES:
+        latencies.append(Latency("receipt", elapsed, code))
     addressees = targets if code in SENDER_CODES else [doc.sender]
     for organ in addressees:
         await uow.add_delivery(message_id=headers.message_id, document=doc, recipient=organ, kind="status", at=now)

@@ -53,7 +53,7 @@ class FakeAgentService:
 
     async def submit_package(self, data: bytes, *, profile: Literal["strict", "lenient"] = "lenient",
                              source: str = "<api>", sign_as: str | None = None,
-                             check: Callable[[edxml.Package], None] | None = None) -> Submission:
+                             check: Callable[[edxml.Package], None] | None = None, via: str = "api") -> Submission:
         try:
             pkg = edxml.parse_package(data, profile=profile, source=source)
         except edxml.EdxmlError as exc:
