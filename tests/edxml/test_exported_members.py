@@ -9,7 +9,8 @@ def test_all_is_sorted_constants_first() -> None:
 
 
 def test_every_public_name_is_exported_and_every_export_exists() -> None:
-    public = {name for name in dir(edxml) if not name.startswith("_") and name != "errors"}
+    # isidentifier(): the axis pytest plugin makes pytest rewrite this distribution's asserts (`@py_builtins`).
+    public = {name for name in dir(edxml) if name.isidentifier() and not name.startswith("_") and name != "errors"}
     assert public == set(edxml.__all__)
 
 

@@ -17,7 +17,8 @@ def test_all_is_sorted_and_every_name_is_exported() -> None:
 
 
 def test_exported_members_come_from_private_modules_under_the_package() -> None:
-    public = {name for name in dir(signing) if not name.startswith("_")}
+    # isidentifier(): the axis pytest plugin makes pytest rewrite this distribution's asserts (`@py_builtins`).
+    public = {name for name in dir(signing) if name.isidentifier() and not name.startswith("_")}
     submodules = {"errors"}
     assert public - submodules == set(signing.__all__)
     for name in signing.__all__:
