@@ -92,10 +92,16 @@ class EmbeddedBroker(AsyncService):
 
     Memory storage means a restart loses every topic, record and offset: that is what `restart()` is for
     (the fault drills), and what `axis.transport.EpochWatch` detects.
+
+    `advertised_port`: clients are told to reach the broker at 127.0.0.1:`advertised_port` after bootstrap,
+    for a proxy in front of it (the tests' TLS terminator); None advertises `port` itself.
     """
 
-    def __init__(self, port: int | None = None, *, log_path: Path | None = None) -> None:
+    def __init__(
+        self, port: int | None = None, *, log_path: Path | None = None, advertised_port: int | None = None
+    ) -> None:
         self._port = port
+        self._advertised_port = advertised_port
         self._log_path = log_path
         self._proc: subprocess.Popen[bytes] | None = None
         self.cluster_id: str | None = None
@@ -137,7 +143,7 @@ class EmbeddedBroker(AsyncService):
         args = [
             binary, "broker",
             "--listener-url", url,
-            "--advertised-listener-url", url,
+            "--advertised-listener-url", f"tcp://127.0.0.1:{self._advertised_port or self._port}",
             "--storage-engine", "memory://tansu/",
             "--cluster-id", self.cluster_id,
         ]
@@ -176,7 +182,8 @@ class EmbeddedBroker(AsyncService):
                 admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=2000)
                 try:
                     await admin.start()
-                    await admin.list_topics()
+                    if self._advertised_port is None:  # else the nodes are behind a proxy; bootstrap answered
+                        await admin.list_topics()
                     return
                 except (KafkaError, OSError) as exc:
                     last = exc

@@ -28,25 +28,41 @@ Guards, and the measured broker fault each one handles (docs: ../shared/EMBEDDED
 - **No record-size limit on the broker, 1 MiB in aiokafka**: producer `max_request_size` and consumer fetch
   sizes are raised for 50 MiB packages (real Kafka needs `message.max.bytes` raised to match).
 
-Modules: `_errors` (error mapping), `_topics` (topic creation), `_clients` (producer/consumer factories,
-`Publisher`), `_consumer` (epoch-aware `Consumer`), `_epoch` (`EpochWatch`, `current_epoch`).
+Security: every maker and client takes `security=` (a `KafkaSecurity`, built once per process by
+`kafka_security(settings)` from the `kafka_*` settings: TLS CA and client certificate, SASL SCRAM or PLAIN);
+the default (`PLAINTEXT`) is the embedded broker's.
+
+Modules: `_errors` (error mapping), `_security` (TLS/SASL options), `_topics` (topic creation), `_clients`
+(producer/consumer/admin factories, `Publisher`), `_consumer` (epoch-aware `Consumer`), `_epoch`
+(`EpochWatch`, `current_epoch`), `_acls` (Kafka ACL bindings, `apply_acls`).
 """
 
-from ._clients import OutRecord, Publisher, make_consumer, make_producer, rewind, stop_consumer
+from ._acls import AclBinding, AclOperation, AclPattern, AclResource, apply_acls
+from ._clients import OutRecord, Publisher, make_admin, make_consumer, make_producer, rewind, stop_consumer
 from ._consumer import Batch, Consumer
 from ._epoch import EpochWatch, current_epoch
 from ._errors import map_kafka_errors
+from ._security import PLAINTEXT, KafkaSecurity, kafka_security
 from ._topics import ensure_topics, exchange_topics
 
 __all__ = [
+    "AclBinding",
+    "AclOperation",
+    "AclPattern",
+    "AclResource",
     "Batch",
     "Consumer",
     "EpochWatch",
+    "KafkaSecurity",
     "OutRecord",
+    "PLAINTEXT",
     "Publisher",
+    "apply_acls",
     "current_epoch",
     "ensure_topics",
     "exchange_topics",
+    "kafka_security",
+    "make_admin",
     "make_consumer",
     "make_producer",
     "map_kafka_errors",

@@ -16,11 +16,13 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka import errors as kerr
+from aiokafka.admin import AIOKafkaAdminClient
 
 from axis.errors import TransportError
 from axis.lifecycle import AsyncService
 
 from ._errors import map_kafka_errors
+from ._security import PLAINTEXT, KafkaSecurity, map_connect_errors
 
 _log = logging.getLogger(__name__)
 
@@ -28,10 +30,11 @@ MiB = 1024 * 1024
 MAX_REQUEST_BYTES = 64 * MiB  # above the 50 MiB package limit plus headers and batch overhead
 
 
-def make_producer(bootstrap: str, **kw: Any) -> AIOKafkaProducer:
+def make_producer(bootstrap: str, *, security: KafkaSecurity = PLAINTEXT, **kw: Any) -> AIOKafkaProducer:
     """A producer for both Tansu and Kafka: acks from all replicas, no idempotence (Tansu lacks it)."""
     options: dict[str, Any] = {
         "bootstrap_servers": bootstrap,
+        **security.client_options(),
         "acks": "all",
         "enable_idempotence": False,
         "max_request_size": MAX_REQUEST_BYTES,
@@ -46,10 +49,13 @@ def make_producer(bootstrap: str, **kw: Any) -> AIOKafkaProducer:
     return AIOKafkaProducer(**options)
 
 
-def make_consumer(bootstrap: str, *topics: str, group_id: str | None, **kw: Any) -> AIOKafkaConsumer:
+def make_consumer(
+    bootstrap: str, *topics: str, group_id: str | None, security: KafkaSecurity = PLAINTEXT, **kw: Any
+) -> AIOKafkaConsumer:
     """A consumer that reads from the beginning, commits only when told, and fetches 50 MiB records."""
     options: dict[str, Any] = {
         "bootstrap_servers": bootstrap,
+        **security.client_options(),
         "group_id": group_id,
         "auto_offset_reset": "earliest",
         "enable_auto_commit": False,
@@ -65,6 +71,13 @@ def make_consumer(bootstrap: str, *topics: str, group_id: str | None, **kw: Any)
     }
     options.update(kw)
     return AIOKafkaConsumer(*topics, **options)
+
+
+def make_admin(bootstrap: str, *, security: KafkaSecurity = PLAINTEXT, **kw: Any) -> AIOKafkaAdminClient:
+    """An admin client (topics) with the process's security options; 10 s requests unless told otherwise."""
+    options: dict[str, Any] = {"bootstrap_servers": bootstrap, "request_timeout_ms": 10_000, **security.client_options()}
+    options.update(kw)
+    return AIOKafkaAdminClient(**options)
 
 
 async def start_consumer(consumer: AIOKafkaConsumer) -> AIOKafkaConsumer:
@@ -118,8 +131,9 @@ class OutRecord:
 class Publisher(AsyncService):
     """Publishes batches and waits for every broker ack; a failed batch raises so rows stay unconfirmed."""
 
-    def __init__(self, bootstrap: str, **producer_kw: Any) -> None:
+    def __init__(self, bootstrap: str, *, security: KafkaSecurity = PLAINTEXT, **producer_kw: Any) -> None:
         self._bootstrap = bootstrap
+        self._security = security
         self._producer_kw = producer_kw
         self._producer: AIOKafkaProducer | None = None
         self._closed = False
@@ -129,8 +143,8 @@ class Publisher(AsyncService):
             raise TransportError("publisher is closed; create a new one")
         if self._producer is not None:
             return
-        producer = make_producer(self._bootstrap, **self._producer_kw)
-        with map_kafka_errors(f"connect producer to {self._bootstrap}"):
+        producer = make_producer(self._bootstrap, security=self._security, **self._producer_kw)
+        async with map_connect_errors(f"connect producer to {self._bootstrap}", self._bootstrap, self._security):
             try:
                 await producer.start()
             except BaseException:

@@ -19,6 +19,7 @@ from axis.lifecycle import AsyncService
 
 from ._clients import make_consumer, start_consumer, stop_consumer
 from ._errors import map_kafka_errors
+from ._security import PLAINTEXT, KafkaSecurity, map_connect_errors
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,9 +46,11 @@ class Consumer(AsyncService):
     """
 
     def __init__(
-        self, bootstrap: str, topics: Sequence[str], *, group_id: str | None, epoch: str | None = None, **kw: Any
+        self, bootstrap: str, topics: Sequence[str], *, group_id: str | None, epoch: str | None = None,
+        security: KafkaSecurity = PLAINTEXT, **kw: Any,
     ) -> None:
         self._bootstrap = bootstrap
+        self._security = security
         self._topics = list(topics)
         self._group_id = group_id
         self._kw = kw
@@ -77,8 +80,9 @@ class Consumer(AsyncService):
     async def _open(self) -> None:
         if self._consumer is not None:
             return
-        consumer = make_consumer(self._bootstrap, *self._topics, group_id=self.group_id, **self._kw)
-        with map_kafka_errors(f"connect consumer to {self._bootstrap}"):
+        consumer = make_consumer(self._bootstrap, *self._topics, group_id=self.group_id, security=self._security,
+                                 **self._kw)
+        async with map_connect_errors(f"connect consumer to {self._bootstrap}", self._bootstrap, self._security):
             await start_consumer(consumer)
         self._consumer = consumer
 

@@ -27,7 +27,7 @@ from axis.errors import TransportError, TransportUnavailable
 from axis.lifecycle import AsyncService, cancel_and_wait
 
 from ._clients import OutRecord, Publisher, make_consumer, start_consumer, stop_consumer
-from ._errors import map_kafka_errors
+from ._security import PLAINTEXT, KafkaSecurity, map_connect_errors
 from ._topics import ensure_topics
 
 _log = logging.getLogger(__name__)
@@ -62,20 +62,20 @@ class _EpochReader:
       behind the watch's back. Between reads the consumer tracks nothing, so its refreshes name nothing.
     """
 
-    def __init__(self, bootstrap: str) -> None:
+    def __init__(self, bootstrap: str, security: KafkaSecurity) -> None:
         self._bootstrap = bootstrap
+        self.security = security
         self._consumer: AIOKafkaConsumer | None = None
         self._lock = asyncio.Lock()
 
     async def read(self) -> str | None:
         """The epoch id, or None when `edx.epoch` is missing or empty (or its first record is unreadable)."""
-        async with self._lock:
-            with map_kafka_errors("read the broker epoch"):
-                try:
-                    return await self._read(await self._open())
-                except Exception:
-                    await self._close()  # a cancelled read keeps the consumer: close() or the next read decides
-                    raise
+        async with self._lock, map_connect_errors("read the broker epoch", self._bootstrap, self.security):
+            try:
+                return await self._read(await self._open())
+            except Exception:
+                await self._close()  # a cancelled read keeps the consumer: close() or the next read decides
+                raise
 
     async def close(self) -> None:
         async with self._lock:
@@ -86,6 +86,7 @@ class _EpochReader:
             consumer = make_consumer(
                 self._bootstrap,
                 group_id=None,
+                security=self.security,
                 fetch_max_wait_ms=50,
                 request_timeout_ms=5000,
                 # The fetcher of a consumer with an (empty) assignment wakes every consumer_timeout_ms
@@ -128,7 +129,7 @@ async def _establish_epoch(bootstrap: str, reader: _EpochReader) -> str:
     if epoch is not None:
         return epoch
     value = json.dumps({"epoch": uuid.uuid4().hex, "created_at_ms": wire.now_ms()}).encode()
-    async with Publisher(bootstrap, linger_ms=0) as publisher:
+    async with Publisher(bootstrap, security=reader.security, linger_ms=0) as publisher:
         await publisher.publish(OutRecord(wire.EPOCH, b"epoch", value, partition=0))
     for _ in range(20):
         epoch = await reader.read()
@@ -138,14 +139,14 @@ async def _establish_epoch(bootstrap: str, reader: _EpochReader) -> str:
     raise TransportUnavailable("wrote a broker epoch record but cannot read it back")
 
 
-async def current_epoch(bootstrap: str) -> str:
+async def current_epoch(bootstrap: str, *, security: KafkaSecurity = PLAINTEXT) -> str:
     """The broker's epoch id; creates `edx.epoch` and its first record when the broker has none."""
-    reader = _EpochReader(bootstrap)
+    reader = _EpochReader(bootstrap, security)
     try:
         epoch = await reader.read()
         if epoch is not None:
             return epoch
-        await ensure_topics(bootstrap, {wire.EPOCH: 1}, recreate_mismatched=True)
+        await ensure_topics(bootstrap, {wire.EPOCH: 1}, recreate_mismatched=True, security=security)
         return await _establish_epoch(bootstrap, reader)
     finally:
         await reader.close()
@@ -175,12 +176,14 @@ class EpochWatch(AsyncService):
         *,
         interval_s: float = 1.0,
         replication_factor: int = 1,
+        security: KafkaSecurity = PLAINTEXT,
     ) -> None:
         self._bootstrap = bootstrap
         self._topics = topics
         self._interval_s = interval_s
         self._replication_factor = replication_factor
-        self._reader = _EpochReader(bootstrap)
+        self._security = security
+        self._reader = _EpochReader(bootstrap, security)
         self._callbacks: list[EpochCallback] = []
         self._owed: list[EpochCallback] = []
         self._lock = asyncio.Lock()
@@ -212,6 +215,7 @@ class EpochWatch(AsyncService):
                 self._all_topics(),
                 replication_factor=self._replication_factor,
                 recreate_mismatched=new_broker,
+                security=self._security,
             )
             self.epoch = await _establish_epoch(self._bootstrap, self._reader)
         except BaseException:
@@ -254,6 +258,7 @@ class EpochWatch(AsyncService):
                     self._all_topics(),
                     replication_factor=self._replication_factor,
                     recreate_mismatched=True,
+                    security=self._security,
                 )
                 new = await _establish_epoch(self._bootstrap, self._reader)
                 changed = new != self.epoch

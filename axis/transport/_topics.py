@@ -18,7 +18,8 @@ from axis import wire
 from axis.errors import TopicMismatch, TransportUnavailable
 from axis.settings import Settings
 
-from ._errors import map_kafka_errors
+from ._clients import make_admin
+from ._security import PLAINTEXT, KafkaSecurity, map_connect_errors
 
 _log = logging.getLogger(__name__)
 
@@ -45,14 +46,15 @@ async def ensure_topics(
     *,
     replication_factor: int = 1,
     recreate_mismatched: bool = False,
+    security: KafkaSecurity = PLAINTEXT,
 ) -> None:
     """Create the missing `topics` ({name: partitions}) and check that existing ones match.
 
     Raises `TopicMismatch` when a topic has another partition count, unless `recreate_mismatched` (only
     after a broker epoch change, when such a topic was auto-created in the gap and holds nothing of value).
     """
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
-    with map_kafka_errors(f"ensure topics on {bootstrap}"):
+    admin = make_admin(bootstrap, security=security)
+    async with map_connect_errors(f"ensure topics on {bootstrap}", bootstrap, security):
         try:
             await admin.start()
             existing = await _partition_counts(admin)

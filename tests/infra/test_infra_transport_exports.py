@@ -5,14 +5,23 @@ import inspect
 from axis import transport
 
 EXPECTED = [
+    "AclBinding",
+    "AclOperation",
+    "AclPattern",
+    "AclResource",
     "Batch",
     "Consumer",
     "EpochWatch",
+    "KafkaSecurity",
     "OutRecord",
+    "PLAINTEXT",
     "Publisher",
+    "apply_acls",
     "current_epoch",
     "ensure_topics",
     "exchange_topics",
+    "kafka_security",
+    "make_admin",
     "make_consumer",
     "make_producer",
     "map_kafka_errors",
@@ -21,13 +30,14 @@ EXPECTED = [
 ]
 
 
-def test_all_is_sorted_and_names_the_same_api_as_before_the_split() -> None:
+def test_all_is_sorted_and_names_the_documented_api() -> None:
     assert transport.__all__ == sorted(transport.__all__)
     assert transport.__all__ == EXPECTED
 
 
 def test_every_public_name_is_exported_and_every_export_exists() -> None:
-    public = {name for name in dir(transport) if not name.startswith("_")}
+    # isidentifier(): the axis pytest plugin makes pytest rewrite this distribution's asserts (`@py_builtins`).
+    public = {name for name in dir(transport) if name.isidentifier() and not name.startswith("_")}
     assert public == set(transport.__all__)
 
 
