@@ -18,15 +18,20 @@ a row unconfirmed and try again later (True) or to give up / dead-letter it (Fal
     │   ├── LedgerAppendOnly          someone tried to change or delete a ledger event
     │   ├── MigrationError            a migration failed, or the database is newer than the code
     │   └── UnknownAgency             the directory has no such organ id
-    └── RouterError                   the router cannot run (stopped, unhealthy, misconfigured)
+    ├── RouterError                   the router cannot run (stopped, unhealthy, misconfigured)
+    ├── ProofError                    a checkpoint, time-stamp or evidence bundle cannot be made or does not hold
+    │   ├── UnknownDocument           the ledger has no such document (for evidence)
+    │   └── NotAParty                 the agency asking for evidence neither sent nor received the document
+    └── ConsoleError                  a console account cannot be made or found (axis.console)
 
-Other helpers add the ledger and router errors here; keep the tree above in step.
+Keep the tree above in step with the classes below.
 """
 
 from __future__ import annotations
 
 __all__ = [
     "AxisError",
+    "ConsoleError",
     "EmbeddedServiceError",
     "LedgerAppendOnly",
     "LedgerConflict",
@@ -34,6 +39,8 @@ __all__ = [
     "LedgerIntegrityError",
     "LedgerUnavailable",
     "MigrationError",
+    "NotAParty",
+    "ProofError",
     "RecordRejected",
     "RouterError",
     "SettingsError",
@@ -41,6 +48,7 @@ __all__ = [
     "TransportError",
     "TransportUnavailable",
     "UnknownAgency",
+    "UnknownDocument",
 ]
 
 
@@ -110,3 +118,19 @@ class UnknownAgency(LedgerError):
 
 class RouterError(AxisError):
     """The router cannot do what was asked (not started, already closed, unhealthy)."""
+
+
+class ConsoleError(AxisError):
+    """A console account cannot be added, found or used as asked (name taken, unknown, weak password)."""
+
+
+class ProofError(AxisError):
+    """A checkpoint, time-stamp or evidence bundle cannot be made, or a proof does not hold."""
+
+
+class UnknownDocument(ProofError):
+    """No document with that DocumentId (and sender) in the ledger."""
+
+
+class NotAParty(ProofError):
+    """An agency asked for the evidence of a document it neither sent nor received."""

@@ -193,8 +193,8 @@ FactKind = Literal[
 class LedgerFact:
     """One fact the ledger committed, as published on `edx.events` (docs/ARCHITECTURE.md): no bodies.
 
-    `id` is stable across republication (`e<seq>` for a ledger event, `r<message id>` for a refusal,
-    `o<id>` for an operator action), so a consumer drops repeats by it. Times are aware (UTC on the wire).
+    `id` is stable across republication (`e<seq>`: refusals and operators' actions are ledger events too),
+    so a consumer drops repeats by it. Times are aware (UTC on the wire).
     """
 
     id: str

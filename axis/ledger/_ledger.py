@@ -14,15 +14,16 @@ import asyncpg
 from axis.errors import LedgerError
 from axis.lifecycle import AsyncService, stop_within
 
-from ._chain import ChainReport
 from ._deadlines import Overdue, WorkCalendar
 from ._directory import Directory
+from ._leader import Leadership
 from ._migrate import migrate
 from ._ops import Operations
-from ._outbox import Outbox
-from ._pg import create_pool
+from ._outbox import Claim, Outbox
+from ._pg import create_pool, mapped
+from ._proofs import Proofs
 from ._refs import DeadLetter
-from ._reports import overdue, trail, verify_chain
+from ._reports import overdue, trail
 from ._uow import UnitOfWork
 
 Clock = Callable[[], datetime]
@@ -81,6 +82,19 @@ class Ledger(AsyncService):
     def outbox(self) -> Outbox:
         return Outbox(self.pool)
 
+    def leadership(self) -> Leadership:
+        """A claim on leading the routers (one at a time; `close()` it when stopping)."""
+        return Leadership(self._dsn)
+
+    def claim(self) -> Claim:
+        """One relay pass's transaction, taking due rows no other router holds (`async with`)."""
+        return Claim(self.pool)
+
+    @property
+    def proofs(self) -> Proofs:
+        """Batches and checkpoints: what the proof of delivery reads and writes (`axis.proof`)."""
+        return Proofs(self.pool)
+
     @property
     def ops(self) -> Operations:
         """Facts to publish, dead letters, operator actions (docs/ARCHITECTURE.md, the operators' contracts)."""
@@ -94,9 +108,19 @@ class Ledger(AsyncService):
         """Ask the router to judge a dead letter again (recorded as the operator's action)."""
         return await self.ops.request_requeue(message_id, operator, self.clock())
 
-    async def record_operator_action(self, operator: str, action: str, target: str, detail: dict[str, Any]) -> int:
-        """Record what an operator did (append-only; also published as an `operator` fact)."""
-        return await self.ops.record_operator_action(operator, action, target, detail, self.clock())
+    async def record_operator_action(self, operator: str, action: str, target: str, detail: dict[str, Any]) -> None:
+        """Record what an operator did: an `operator` event (proved like the others, published as a fact)."""
+        await self.ops.record_operator_action(operator, action, target, detail, self.clock())
+
+    async def operator_actions(self, *, limit: int = 100) -> list[dict[str, Any]]:
+        """The latest operators' actions, newest first (`at`, `operator`, `action`, `target`, `detail`)."""
+        with mapped():
+            rows = await self.pool.fetch(
+                "(SELECT at, actor AS operator, detail->>'action' AS action, detail->>'target' AS target, detail"
+                "  FROM events WHERE kind = 'operator' ORDER BY seq DESC LIMIT $1)"
+                " UNION ALL (SELECT at, operator, action, target, detail FROM operator_actions"  # before 0005
+                "  ORDER BY id DESC LIMIT $1) ORDER BY at DESC LIMIT $1", limit)
+        return [dict(r) for r in rows]
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self.pool)
@@ -114,6 +138,3 @@ class Ledger(AsyncService):
     async def overdue_count(self) -> int:
         """For metrics: how many statuses are late right now."""
         return len(await self.overdue())
-
-    async def verify_chain(self) -> ChainReport:
-        return await verify_chain(self.pool)

@@ -1,9 +1,9 @@
 """Rows a unit of work has decided on but not yet written, sent as one statement per table at flush.
 
 Why: the router judges a batch of hundreds of records in one transaction. One INSERT per row made that
-transaction thousands of round trips long while it held the chain lock the relay also needs. Queued rows
-keep the order they were decided in; events get their sequence numbers and hashes at flush, in that
-order, so the chain is exactly the one row-by-row appends would have produced. Tables are written in
+transaction thousands of round trips long. Queued rows keep the order they were decided in; events get
+their sequence numbers and hashes at flush, in that order, and are recorded as one batch whose Merkle root
+covers them (no lock: several routers append at once; checkpoints seal the batches, `axis.proof`). Tables are written in
 foreign-key order (tracking rows, documents, links, statuses, deliveries, notices, dead letters, events),
 then the pointers of the facts to publish on `edx.events` (each event, each refusal).
 """
@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ._chain import GENESIS, event_hash
+from ._chain import canonical_json, event_digest
+from ._merkle import merkle_root
 from ._refs import DocumentRef
 
 
@@ -39,9 +40,12 @@ class DeliveryState:
 
 @dataclass(frozen=True, slots=True)
 class EventDraft:
-    """An event before it has a sequence number and a place in the chain."""
+    """An event before it has a sequence number, a hash and a batch.
 
-    document: DocumentRef
+    `document` is None for a package refused before any document was known, and for an operator's action
+    on no document; `document_id` then says what it was about ("" for nothing)."""
+
+    document: DocumentRef | None
     at: datetime
     kind: str
     actor: str
@@ -49,7 +53,13 @@ class EventDraft:
     status_code: str
     message_id: str
     detail: dict[str, Any]
-    signature: str
+    signature: str  # how the signature of the bytes concerned verified ("xmldsig:<alg>:<fingerprint>", a reason)
+    body_sha256: str = ""  # SHA-256 of the exact bytes concerned (package, status, ack, notice)
+    document_id: str = ""
+
+    @property
+    def about(self) -> str:
+        return self.document.document_id if self.document is not None else self.document_id
 
 
 _INSERT_MESSAGE = (
@@ -81,9 +91,16 @@ _INSERT_DEAD_LETTER = (
     " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT (message_id) DO NOTHING"
 )
 _INSERT_FACTS = "INSERT INTO event_outbox (fact_id) SELECT unnest($1::text[])"
-_INSERT_EVENT = (
-    "INSERT INTO events (seq, at, document, document_id, recipient, actor, kind, status_code, message_id, detail,"
-    " signature, prev_hash, hash) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)"
+# One statement for a unit's events and their batch row (no extra round trip for the batch).
+_INSERT_EVENTS = (
+    "WITH batch AS (INSERT INTO event_batches (at, root, events) VALUES ($1, $2, $3) RETURNING id)"
+    " INSERT INTO events (seq, at, document, document_id, recipient, actor, kind, status_code, message_id, detail,"
+    " signature, body_sha256, prev_hash, hash, batch)"
+    " SELECT e.seq, e.at, e.document, e.document_id, e.recipient, e.actor, e.kind, e.status_code, e.message_id,"
+    " e.detail, e.signature, e.body_sha256, '', e.hash, batch.id FROM batch, unnest($4::bigint[], $5::timestamptz[],"
+    " $6::bigint[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::jsonb[],"
+    " $14::text[], $15::text[], $16::text[]) AS e(seq, at, document, document_id, recipient, actor, kind,"
+    " status_code, message_id, detail, signature, body_sha256, hash)"
 )
 
 
@@ -102,23 +119,19 @@ class Pending:
     events: list[EventDraft] = field(default_factory=list)
     facts: list[str] = field(default_factory=list)  # to publish on edx.events (events add theirs at flush)
 
-    async def flush(self, conn: Any, chain_head: str | None) -> str | None:
-        """Write everything queued on `conn` (inside the caller's transaction); returns the new chain head.
-
-        `chain_head` is the hash of the last event as far as the caller knows (None: read it). The caller
-        holds the chain lock, so nobody appends between reading the head and inserting after it.
-        """
+    async def flush(self, conn: Any) -> None:
+        """Write everything queued on `conn` (inside the caller's transaction)."""
         for sql, rows in (
             (_INSERT_MESSAGE, self.messages), (_INSERT_DOCUMENT, self.documents), (_INSERT_LINK, self.links),
             (_INSERT_STATUS, self.statuses),
             (_INSERT_DELIVERY, [_delivery_row(d) for d in self.deliveries]),
-            (_ACK_DELIVERY, [(d.delivery_id, d.acked_at) for d in self.acked]),
+            (_ACK_DELIVERY, sorted((d.delivery_id, d.acked_at) for d in self.acked)),  # lock order: delivery id
             (_INSERT_NOTICE, self.notices), (_INSERT_DEAD_LETTER, self.dead_letters),
         ):
             if rows:
                 await conn.executemany(sql, rows)
         if self.events:
-            chain_head = await self._append_events(conn, chain_head)
+            await self._append_events(conn)
         if self.facts:
             await conn.execute(_INSERT_FACTS, self.facts)
         for d in self.deliveries:
@@ -126,30 +139,29 @@ class Pending:
         self.messages, self.documents, self.links, self.statuses = [], [], [], []
         self.deliveries, self.acked, self.notices, self.events = [], [], [], []
         self.dead_letters, self.facts = [], []
-        return chain_head
 
-    async def _append_events(self, conn: Any, head: str | None) -> str:
-        if head is None:
-            head = await conn.fetchval("SELECT hash FROM events ORDER BY seq DESC LIMIT 1") or GENESIS
+    async def _append_events(self, conn: Any) -> None:
+        """Number and hash the queued events, and record them as one batch with its Merkle root."""
         seqs = sorted(
             r[0] for r in await conn.fetch("SELECT nextval('events_seq') FROM generate_series(1, $1)", len(self.events))
         )
-        rows = []
+        hashed = []
         for seq, e in zip(seqs, self.events, strict=True):
-            hashed = {
-                "seq": seq, "at": e.at, "document_id": e.document.document_id, "recipient": e.recipient,
-                "actor": e.actor, "kind": e.kind, "status_code": e.status_code, "message_id": e.message_id,
-                "detail": e.detail, "signature": e.signature,
+            detail = canonical_json(e.detail)  # encoded once: hashed, then stored as it is
+            fields = {
+                "seq": seq, "at": e.at, "document_id": e.about, "recipient": e.recipient, "actor": e.actor,
+                "kind": e.kind, "status_code": e.status_code, "message_id": e.message_id, "detail": detail,
+                "signature": e.signature, "body_sha256": e.body_sha256,
             }
-            digest = event_hash(hashed, head)
-            rows.append((
-                seq, e.at, e.document.id, e.document.document_id, e.recipient, e.actor, e.kind, e.status_code,
-                e.message_id, e.detail, e.signature, head, digest,
-            ))
-            self.facts.append(f"e{seq}")
-            head = digest
-        await conn.executemany(_INSERT_EVENT, rows)
-        return head
+            hashed.append((seq, e, detail, event_digest(fields)))
+        columns = list(zip(*[
+            (seq, e.at, e.document.id if e.document is not None else None, e.about, e.recipient, e.actor, e.kind,
+             e.status_code, e.message_id, detail, e.signature, e.body_sha256, digest)
+            for seq, e, detail, digest in hashed
+        ], strict=True))
+        await conn.execute(_INSERT_EVENTS, max(e.at for e in self.events),
+                           merkle_root([digest for *_, digest in hashed]), len(hashed), *map(list, columns))
+        self.facts += [f"e{seq}" for seq, *_ in hashed]
 
 
 def _delivery_row(d: DeliveryState) -> tuple[Any, ...]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import AsyncIterator, Iterator
+from typing import Any, AsyncIterator, Iterator
 
 import asyncpg
 
@@ -74,7 +74,12 @@ async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 5) -> asyn
     async def init(conn: asyncpg.Connection) -> None:
         import json
 
-        await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+        from ._chain import JsonText
+
+        def encode(value: Any) -> str:
+            return value if isinstance(value, JsonText) else json.dumps(value)
+
+        await conn.set_type_codec("jsonb", encoder=encode, decoder=json.loads, schema="pg_catalog")
 
     with mapped():
         return await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=init)

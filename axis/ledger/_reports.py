@@ -12,7 +12,6 @@ from typing import Any
 
 import asyncpg
 
-from ._chain import ChainReport, ChainWalker
 from ._deadlines import Overdue, WorkCalendar, late_statuses
 from ._pg import mapped
 from ._status import LoggedEvent, current_state, withdrawal_outcome
@@ -122,18 +121,3 @@ async def overdue(
         ):
             result.append(Overdue(row["document_id"], row["sender"], row["recipient"], code, due, row["first_published_at"]))
     return result
-
-
-async def verify_chain(pool: asyncpg.Pool) -> ChainReport:
-    """Recompute the whole event chain (streamed with a cursor, so it scales with the table)."""
-    with mapped():
-        async with pool.acquire() as conn:
-            async with conn.transaction(readonly=True, isolation="repeatable_read"):
-                walker = ChainWalker()
-                async for row in conn.cursor(
-                    "SELECT seq, at, document_id, recipient, actor, kind, status_code, message_id, detail,"
-                    " signature, prev_hash, hash FROM events ORDER BY seq", prefetch=1000,
-                ):
-                    if not walker.feed(row):
-                        break
-    return walker.report()

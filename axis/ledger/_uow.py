@@ -29,8 +29,6 @@ from ._pg import mapped
 from ._refs import DeadLetterRow, DocumentRef, ProcessedMessage, delivery_id_for
 from ._status import LoggedEvent
 
-_CHAIN_LOCK = 0x61786965  # serialises appends so prev_hash is the true predecessor
-
 __all__ = ["DocumentRef", "ProcessedMessage", "UnitOfWork", "delivery_id_for"]
 
 _DOCUMENT_COLUMNS = "d.id, d.document_id, d.sender, d.recipients, d.business_type, d.received_at"
@@ -45,8 +43,9 @@ def _ref(row: Any, id_column: str = "id") -> DocumentRef:
 class UnitOfWork:
     """One transaction; every method runs inside it. Not reusable after commit or rollback.
 
-    Every unit of work takes the event chain's lock first: all of them may append events, and taking
-    it later (after row locks on deliveries) let a router batch and the relay deadlock each other.
+    No unit of work takes a global lock (events are batched, not chained): units that update the same
+    delivery rows (a router batch's acks, the relay's publications) lock them in delivery id order, so they
+    wait for each other instead of deadlocking.
     """
 
     def __init__(self, pool: asyncpg.Pool) -> None:
@@ -54,7 +53,6 @@ class UnitOfWork:
         self._conn: Any = None
         self._tx: Any = None
         self._committed = False
-        self._chain_head: str | None = None
         self._pending = Pending()
         self._directory: DirectorySnapshot | None = None
         self._messages: dict[str, ProcessedMessage | None] = {}
@@ -73,7 +71,6 @@ class UnitOfWork:
             try:
                 self._tx = self._conn.transaction()
                 await self._tx.start()
-                await self._conn.execute("SELECT pg_advisory_xact_lock($1)", _CHAIN_LOCK)
             except BaseException:
                 await self._pool.release(self._conn)
                 raise
@@ -96,7 +93,7 @@ class UnitOfWork:
     async def flush(self) -> None:
         """Write every queued row now (still inside the transaction)."""
         with mapped():
-            self._chain_head = await self._pending.flush(self._conn, self._chain_head)
+            await self._pending.flush(self._conn)
 
     async def commit(self) -> None:
         await self.flush()
@@ -233,8 +230,6 @@ class UnitOfWork:
         self._pending.messages.append(
             (message_id, kind, sender, document_id, outcome, reason, body_sha256, sent_at_ms, list(recipients), at)
         )
-        if outcome == "refused":
-            self._pending.facts.append(f"r{message_id}")
 
     def add_dead_letter(self, letter: DeadLetterRow) -> None:
         """Keep a refused package with its exact bytes and headers, for the operator to see and requeue."""
@@ -336,12 +331,14 @@ class UnitOfWork:
         ]
 
     async def append_event(
-        self, document: DocumentRef, *, at: datetime, kind: str, actor: str, recipient: str = "",
+        self, document: DocumentRef | None, *, at: datetime, kind: str, actor: str, recipient: str = "",
         status_code: str = "", message_id: str = "", detail: dict[str, Any] | None = None, signature: str = "",
+        body_sha256: str = "", document_id: str = "",
     ) -> None:
-        """Queue one event; it is chained after every event queued before it when the unit flushes."""
-        self._pending.events.append(
-            EventDraft(document, at, kind, actor, recipient, status_code, message_id, detail or {}, signature)
-        )
-        if document.id in self._logs:
+        """Queue one event (hashed and batched with the unit's others when it flushes). `body_sha256`: the
+        bytes it concerns; `signature`: how their signature verified; `document_id` when there is no row."""
+        self._pending.events.append(EventDraft(
+            document, at, kind, actor, recipient, status_code, message_id, detail or {}, signature, body_sha256,
+            document_id))
+        if document is not None and document.id in self._logs:
             self._logs[document.id].append((recipient, kind, status_code, None, message_id))

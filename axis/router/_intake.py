@@ -99,7 +99,7 @@ class Intake:
                 raise verdict.refusal
             await self._accept(uow, headers, verdict, value, now, effects)
         except Refusal as refusal:
-            await self._refuse(uow, headers, value, refusal, now, effects, _key(record))
+            await self._refuse(uow, headers, value, refusal, now, effects, _key(record), verdict.signature)
 
     async def refuse_internal(
         self, uow: UnitOfWork, record: ConsumerRecord[Any, Any], error: BaseException, now: datetime,
@@ -126,7 +126,7 @@ class Intake:
                 continue
             await uow.append_event(
                 document, at=now, kind="delivered", actor=headers.sender, recipient=headers.sender,
-                detail={"delivery_id": delivery_id},
+                detail={"delivery_id": delivery_id}, message_id=headers.message_id, body_sha256=headers.body_sha256,
             )
             if (elapsed := since(document.accepted_at, now)) is not None:
                 effects.latencies.append(Latency("delivery", elapsed))
@@ -177,7 +177,7 @@ class Intake:
 
     async def _refuse(
         self, uow: UnitOfWork, headers: wire.RecordHeaders, value: bytes, refusal: Refusal, now: datetime,
-        effects: BatchEffects, key: str,
+        effects: BatchEffects, key: str, signature: str = "",
     ) -> None:
         reason = refusal.text
         await uow.record_message(
@@ -185,12 +185,15 @@ class Intake:
             document_id=refusal.document.document_id if refusal.document else "", outcome="refused",
             reason=reason, body_sha256=headers.body_sha256, sent_at_ms=headers.sent_at_ms, recipients=(), at=now,
         )
-        if refusal.document is not None:
-            await uow.append_event(
-                refusal.document, at=now, kind="status-refused", actor=headers.sender,
-                recipient=refusal.recipient, status_code=refusal.status_code, message_id=headers.message_id,
-                detail={"reason": reason},
-            )
+        # The refusal is an event like any other (its bytes' digest and how their signature verified): on its
+        # document when one is known (a status refused), else on the DocumentId the record was keyed with.
+        await uow.append_event(
+            refusal.document, at=now, kind="status-refused" if refusal.document is not None else "refused",
+            actor=headers.sender, recipient=refusal.recipient, status_code=refusal.status_code,
+            message_id=headers.message_id, detail={"reason": reason, "package_kind": headers.kind},
+            signature=signature or f"not verified: {refusal.code}", body_sha256=headers.body_sha256,
+            document_id=key,
+        )
         if await uow.directory.get(headers.sender) is not None:  # an unknown sender has no inbox to tell
             notice = wire.Notice(
                 message_id=headers.requeued_from or headers.message_id, outcome="refused", reason=reason,

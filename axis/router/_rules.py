@@ -95,11 +95,11 @@ async def record_document(
     await uow.append_event(
         doc, at=now, kind="received", actor=pkg.sender, message_id=headers.message_id, signature=signature,
         detail={"subject": pkg.header.subject, "recipients": recipients, "business_type": doc_type,
-                "concerns": [t.document_id for t, _ in targets]},
+                "concerns": [t.document_id for t, _ in targets]}, body_sha256=headers.body_sha256,
     )
     for target, organs in targets:
         await uow.link(doc, target, organs or recipients)
-        await _mark_concerned(uow, doc, target, organs, recipients, business.reason, now)
+        await _mark_concerned(uow, doc, target, organs, recipients, business.reason, now, headers.body_sha256)
     for organ in recipients:
         await uow.add_delivery(message_id=headers.message_id, document=doc, recipient=organ, kind="edoc", at=now)
     return recipients
@@ -107,17 +107,18 @@ async def record_document(
 
 async def _mark_concerned(
     uow: UnitOfWork, doc: DocumentRef, target: DocumentRef, organs: Sequence[str], recipients: Sequence[str],
-    reason: str, now: datetime,
+    reason: str, now: datetime, body_sha256: str,
 ) -> None:
-    """Events on the earlier document's recipients: revoked/updated/replaced, or removed by an update."""
+    """Events on the earlier document's recipients: revoked/updated/replaced, or removed by an update (each
+    naming the bytes of the package that did it)."""
     kind = _CHANGE_KIND[doc.business_type]
     affected = set(organs or recipients) | set(recipients)
     for organ in target.recipients:
         detail = {"by": doc.document_id, "reason": reason}
-        if organ in affected:
-            await uow.append_event(target, at=now, kind=kind, actor=doc.sender, recipient=organ, detail=detail)
-        elif doc.business_type == 2:
-            await uow.append_event(target, at=now, kind="receiver-removed", actor=doc.sender, recipient=organ, detail=detail)
+        what = kind if organ in affected else "receiver-removed" if doc.business_type == 2 else None
+        if what is not None:
+            await uow.append_event(target, at=now, kind=what, actor=doc.sender, recipient=organ, detail=detail,
+                                   body_sha256=body_sha256)
 
 
 async def record_status(
@@ -151,12 +152,13 @@ async def record_status(
     for organ in targets:
         await uow.append_event(
             doc, at=now, kind="status", actor=pkg.sender, recipient=organ, status_code=code,
-            message_id=headers.message_id, signature=signature,
+            message_id=headers.message_id, signature=signature, body_sha256=headers.body_sha256,
             detail={"description": pkg.description, "status_at": status_at.isoformat()},
         )
     elapsed = since(doc.accepted_at, now)
     if code == "01" and await uow.ack_document_delivery(doc, pkg.sender, now):
-        await uow.append_event(doc, at=now, kind="delivered", actor=pkg.sender, recipient=pkg.sender, detail={"by": "status 01"})
+        await uow.append_event(doc, at=now, kind="delivered", actor=pkg.sender, recipient=pkg.sender,
+                               detail={"by": "status 01"}, message_id=headers.message_id, body_sha256=headers.body_sha256)
         if elapsed is not None:
             latencies.append(Latency("delivery", elapsed))
     if elapsed is not None and code not in SENDER_CODES:

@@ -23,6 +23,7 @@ from axis.errors import (
 )
 from axis.ledger import Ledger, WorkCalendar, migrate, translate
 from axis.ledger._migrate import available
+from axis.proof import verify_ledger
 from signing import DevPki
 
 AT = datetime(2025, 3, 3, 2, 0, tzinfo=timezone.utc)
@@ -81,17 +82,19 @@ async def test_the_directory_keeps_agencies_and_several_certificates(ledger: Led
         await ledger.directory.add("000.00.00.G22", "VPCP", certificates=[old_pem], at=AT)
 
 
-async def test_the_event_chain_verifies_and_detects_tampering(ledger: Ledger) -> None:
+async def test_events_are_hashed_in_batches_that_detect_tampering(ledger: Ledger) -> None:
     await _document(ledger, 1)
     await _document(ledger, 2)
-    report = await ledger.verify_chain()
-    assert report.ok and report.events == 4
+    report = await verify_ledger(ledger, trust=[], exchange="")
+    assert report.ok and (report.events, report.batches, report.unsealed_batches) == (4, 2, 2)
+    forged = await ledger.pool.fetchval("SELECT min(seq) + 1 FROM events")
     async with ledger.pool.acquire() as conn:  # a superuser disabling the guard still cannot hide it
         await conn.execute("ALTER TABLE events DISABLE TRIGGER events_no_update")
-        await conn.execute("UPDATE events SET actor = 'forged' WHERE seq = (SELECT min(seq) + 1 FROM events)")
+        await conn.execute("UPDATE events SET actor = 'forged' WHERE seq = $1", forged)
         await conn.execute("ALTER TABLE events ENABLE TRIGGER events_no_update")
-    report = await ledger.verify_chain()
-    assert not report.ok and report.problem.startswith("hash")
+    report = await verify_ledger(ledger, trust=[], exchange="")
+    assert not report.ok and report.failure == {"kind": "hash", "problem": "the event's hash does not match its "
+                                                "fields", "event": forged, "batch": 1}
 
 
 async def test_events_cannot_be_updated_or_deleted(ledger: Ledger) -> None:
@@ -154,3 +157,27 @@ async def test_a_stopped_ledger_cannot_be_restarted(database_url: str) -> None:
 def test_the_end_of_the_working_day_skips_evenings_and_weekends() -> None:
     friday_evening = datetime(2025, 3, 7, 18, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
     assert CALENDAR.end_of_working_day(friday_evening) == datetime(2025, 3, 10, 17, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
+
+
+async def test_one_router_leads_and_another_takes_over_when_its_connection_is_gone(ledger: Ledger) -> None:
+    """The lead is a session advisory lock: one holder at a time, taken over when the holder's session ends
+    (its backend terminated, as when PostgreSQL restarts), and the old holder knows it has lost it."""
+    first, second = ledger.leadership(), ledger.leadership()
+    try:
+        assert await first.is_leader()
+        assert not await second.is_leader()
+        assert await first.is_leader()  # asked again: still the one
+        await ledger.pool.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted")
+        for _ in range(50):  # the server drops the lock with the session
+            if await second.is_leader():
+                break
+            await asyncio.sleep(0.1)
+        else:
+            pytest.fail("nobody took the lead after the leader's session ended")
+        assert not await first.is_leader()
+        await second.close()
+        assert await first.is_leader()
+    finally:
+        await first.close()
+        await second.close()

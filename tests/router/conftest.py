@@ -8,17 +8,14 @@ from typing import AsyncIterator
 
 import pytest
 import pytest_asyncio
-from exchange_helpers import ORGANS, Exchange, Pki, issue_party, open_exchange
+from exchange_helpers import Exchange, Pki, make_pki, open_exchange
 
 from axis.embedded import EmbeddedBroker, EmbeddedPostgres
-from signing import DevPki
 
 
 @pytest.fixture(scope="session")
 def dev_pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    pki = DevPki(tmp_path_factory.mktemp("pki"))
-    pki.init(algorithm="ec")
-    return Pki(pki, {name: issue_party(pki, organ, title) for name, (organ, title) in ORGANS.items()})
+    return make_pki(tmp_path_factory.mktemp("pki"))
 
 
 @pytest_asyncio.fixture

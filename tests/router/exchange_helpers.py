@@ -201,6 +201,13 @@ class Pki:
     parties: dict[str, Party]
 
 
+def make_pki(folder: Path) -> Pki:
+    """A development PKI (ECDSA) in `folder` with a key and certificate for every party of ORGANS."""
+    pki = DevPki(folder)
+    pki.init(algorithm="ec")
+    return Pki(pki, {name: issue_party(pki, organ, title) for name, (organ, title) in ORGANS.items()})
+
+
 @dataclass
 class Exchange:
     settings: Settings
