@@ -135,14 +135,16 @@ class DrillExchange:
     process it started, also after a failed start.
     """
 
-    def __init__(self, data_dir: Path, agencies: Sequence[NewAgency], tuning: Mapping[str, str]) -> None:
+    def __init__(self, data_dir: Path, agencies: Sequence[NewAgency], tuning: Mapping[str, str], *,
+                 routers: int = 1) -> None:
         self.data_dir = data_dir
         self.agencies = list(agencies)
         self._tuning = dict(tuning)
         self.broker = EmbeddedBroker(log_path=data_dir / "logs" / "broker.log")
         self.postgres = EmbeddedPostgres(data_dir / "pgdata")
-        self.router: ChildProcess | None = None
-        self.router_port = 0  # its /health and /metrics
+        self.router_count = routers
+        self.routers: list[ChildProcess] = []
+        self.router_ports: list[int] = []  # their /health and /metrics
         self.agents: dict[str, ChildProcess] = {}
         self.ports: dict[str, int] = {}
 
@@ -168,10 +170,14 @@ class DrillExchange:
             await asyncio.gather(self.broker.start(), self.postgres.start())
             await self._register()
             env, axis = self._env(), _axis_command()
-            self.router_port = free_port()
-            self.router = ChildProcess("router", [*axis, "router"], {**env, "AXIS_METRICS_PORT": str(self.router_port)},
-                                       self.data_dir / "logs" / "router.log")
-            self.router.start()
+            for n in range(self.router_count):
+                port = free_port()
+                name = "router" if self.router_count == 1 else f"router {n + 1}"
+                router = ChildProcess(name, [*axis, "router"], {**env, "AXIS_METRICS_PORT": str(port)},
+                                      self.data_dir / "logs" / f"router-{n + 1}.log")
+                self.routers.append(router)
+                self.router_ports.append(port)
+                router.start()
             for agency in self.agencies:
                 port = self.ports[agency.organ_id] = free_port()
                 argv = [*axis, "agent", "--organ-id", agency.organ_id, "--port", str(port), "--log-level", "warning"]
@@ -234,7 +240,7 @@ class DrillExchange:
         counts, dead parts) and the last error lines of its log; for a drill that must say why it stalled."""
         said = []
         async with httpx.AsyncClient(timeout=3.0) as client:
-            targets = [("router", f"http://127.0.0.1:{self.router_port}", self.router)]
+            targets = [(r.name, f"http://127.0.0.1:{port}", r) for r, port in zip(self.routers, self.router_ports)]
             targets += [(f"agent {o}", self.base_url(o), c) for o, c in sorted(self.agents.items())]
             for name, base, child in targets:
                 try:
@@ -251,13 +257,13 @@ class DrillExchange:
 
     def check_alive(self) -> None:
         """Raise if a component ended by itself: the drill would otherwise wait for it until its deadline."""
-        for child in [self.router, *self.agents.values()]:
+        for child in [*self.routers, *self.agents.values()]:
             if child is not None and child.exited:
                 raise DrillError(f"{child.name} exited by itself; see {child.log_path}")
 
     async def stop(self) -> None:
         """Agents and router first (orderly, so their stores close), then the broker and PostgreSQL."""
-        children = [c for c in [*self.agents.values(), self.router] if c is not None]
+        children = [*self.agents.values(), *self.routers]
         await asyncio.gather(*(c.stop() for c in children), return_exceptions=True)
         await asyncio.gather(self.broker.stop(), self.postgres.stop(), return_exceptions=True)
 

@@ -1,11 +1,12 @@
 """Fault drill (issue 5): documents keep flowing between agencies while the exchange is hurt three times.
 
-    .venv/bin/python bench/fault_drill.py [--documents 2000] [--json] [--keep]
+    .venv/bin/python bench/fault_drill.py [--documents 2000] [--routers 1] [--json] [--keep]
 
 Four agencies, each with its agent in its own process and a document system played by this script over
 the agent's HTTP API (submit, poll, answer 03, acknowledge). While the documents flow:
 
-1. after about 1/4 of them are submitted, the router is killed with SIGKILL and restarted 2 s later;
+1. after about 1/4 of them are submitted, the router (with `--routers N`, the first of N replicas) is killed
+   with SIGKILL and restarted 2 s later; `flow_gap_s` is the longest time after it with no document delivered;
 2. after about 1/2, one agent is killed with SIGKILL and restarted 2 s later on the same data folder;
 3. after about 3/4, the broker is restarted with every topic, record and offset lost (Tansu in memory).
 
@@ -67,6 +68,7 @@ class DrillOptions:
     progress_every_s: float = 10.0
     stall_s: float = 60.0  # nothing accepted (or, once all are, nothing delivered) for this long: the drill fails
     freeze_agent: bool = False  # SIGSTOP one agent once ready (a hung component): the drill must fail, saying so
+    routers: int = 1  # router replicas; the first is the one killed
     data_dir: Path | None = None
     keep_data: bool = False
     seed: int = 2026
@@ -92,6 +94,7 @@ class DrillReport:
     throughput_docs_per_s: float = 0.0
     recovery_after_broker_restart_s: float | None = None
     flow_resumed_after_broker_restart_s: float | None = None
+    flow_gap_s: float | None = None  # longest time with no document delivered, from the router kill to the next fault
     converged_after_last_fault_s: float | None = None
     faults: list[dict[str, Any]] = field(default_factory=list)
     http_retries: int = 0
@@ -147,6 +150,8 @@ class _Drill:
         self.gates = [asyncio.Event() for _ in self.thresholds]
         self.broker_back_at: float | None = None
         self.broker_restart_began: float | None = None
+        self.router_killed_at: float | None = None
+        self.agent_killed_at: float | None = None
 
     def _at(self) -> float:
         return round(time.monotonic() - self.began, 2)
@@ -176,8 +181,8 @@ class _Drill:
         pause = self.options.fault_pause_s
 
         async def crash_router() -> None:
-            router = self.exchange.router
-            assert router is not None  # noqa: S101 -- started before the drill
+            router = self.exchange.routers[0]
+            self.router_killed_at = time.monotonic()
             await router.kill()
             await asyncio.sleep(pause)
             router.start()
@@ -185,6 +190,7 @@ class _Drill:
             self.exchange.check_alive()
 
         async def crash_agent() -> None:
+            self.agent_killed_at = time.monotonic()
             agent = self.exchange.agents[victim]
             await agent.kill()
             await asyncio.sleep(pause)
@@ -214,6 +220,16 @@ class _Drill:
             await asyncio.sleep(0.25)
         return self.tally.complete()
 
+    def flow_gap(self) -> float | None:
+        """The longest time with no document delivered (first seen by a recipient's document system) between
+        the router's kill and the next fault: with replicas, how long the survivors took to carry on."""
+        if self.router_killed_at is None or self.agent_killed_at is None:
+            return None
+        seen = sorted(t for key, t in self.tally.first_seen.items() if key in self.tally.sightings
+                      and self.router_killed_at <= t <= self.agent_killed_at)
+        marks = [self.router_killed_at, *seen, self.agent_killed_at]
+        return round(max(b - a for a, b in zip(marks, marks[1:])), 2)
+
     def flow_resumed_after_broker_restart(self) -> float | None:
         """Broker back -> the first delivery or receipt any document system saw after it."""
         if self.broker_back_at is None:
@@ -242,10 +258,11 @@ async def run_drill(options: DrillOptions) -> DrillReport:
     tuning = {"AXIS_REDELIVERY_AFTER_S": str(options.redelivery_after_s),
               "AXIS_CONFIRM_TIMEOUT_S": str(options.confirm_timeout_s),
               "AXIS_REDELIVERY_LIMIT": str(options.redelivery_limit)}
-    report = DrillReport(settings={**tuning, "agencies": options.agencies, "concurrency": options.concurrency},
+    report = DrillReport(settings={**tuning, "agencies": options.agencies, "concurrency": options.concurrency,
+                                   "routers": options.routers},
                          data_dir=str(data_dir))
     agencies = demo_agencies(options.agencies)
-    exchange = DrillExchange(data_dir, agencies, tuning)
+    exchange = DrillExchange(data_dir, agencies, tuning, routers=options.routers)
     tally = Tally()
     log = options.log
     async with contextlib.AsyncExitStack() as stack:
@@ -280,6 +297,7 @@ async def run_drill(options: DrillOptions) -> DrillReport:
             report.converged_after_last_fault_s = round(time.monotonic() - last_fault, 2) if report.converged else None
             report.recovery_after_broker_restart_s = drill.recovery_after_broker_restart()
             report.flow_resumed_after_broker_restart_s = drill.flow_resumed_after_broker_restart()
+            report.flow_gap_s = drill.flow_gap()
             converged_at = time.monotonic()
             log(f"[{drill._at():7.2f}s] {'converged' if report.converged else 'NOT converged'}; "
                 f"{options.quiet_s:.0f} s more for late duplicates")
@@ -394,6 +412,7 @@ def render(report: DrillReport) -> str:
         f"  elapsed: {report.elapsed_s} s   throughput: {report.throughput_docs_per_s} documents/s",
         f"  after the broker restart: flow resumed in {report.flow_resumed_after_broker_restart_s} s; the documents "
         f"accepted before it were all delivered with receipts back {report.recovery_after_broker_restart_s} s later",
+        f"  routers: {s.get('routers')}; longest time with no delivery after the router kill: {report.flow_gap_s} s",
         f"  converged {report.converged_after_last_fault_s} s after the broker came back; "
         f"HTTP calls retried while components were down: {report.http_retries}",
         f"  per-recipient states at senders: {report.sender_states}",
@@ -426,12 +445,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the data folder even when the drill passes")
     parser.add_argument("--stall", type=float, default=defaults.stall_s,
                         help="fail (with every component's errors) when nothing moved for this many seconds")
+    parser.add_argument("--routers", type=int, default=1, help="router replicas (the first one is killed)")
     parser.add_argument("--freeze-agent", action="store_true",
                         help="hang one agent with SIGSTOP once ready, to see the drill fail and say why")
     args = parser.parse_args(argv)
     options = DrillOptions(documents=args.documents, concurrency=args.concurrency,
                            converge_timeout_s=args.timeout, keep_data=args.keep, stall_s=args.stall,
-                           freeze_agent=args.freeze_agent)
+                           freeze_agent=args.freeze_agent, routers=args.routers)
     warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")  # embedded PostgreSQL's platformdirs, harmless
     try:
         report = asyncio.run(_stoppable(run_drill(options)))

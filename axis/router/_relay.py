@@ -1,5 +1,9 @@
 """The relay: publishes the ledger's outbox (deliveries, notices, facts) and redelivers what is not acked.
 
+Each kind is claimed in its own short transaction (`Ledger.claim()`, `FOR UPDATE SKIP LOCKED`), so any
+number of routers relay at once without publishing a row twice; the rows are marked in that transaction
+once the broker acknowledged them.
+
 A delivery is (re)published when due: at once when created, then `redelivery_after` later, doubling up to
 8x, until the recipient's agent acks it (an `ack` record or a status 01). After `redelivery_limit`
 attempts it is marked undeliverable and the sender gets a Notice "undeliverable". Rows are marked
@@ -56,29 +60,29 @@ class Relay:
 
     async def _deliveries(self) -> int:
         now = self._clock()
-        due = await self._ledger.outbox.due_deliveries(now, self._batch_max)
-        if not due:
-            return 0
-        to_send: list[DueDelivery] = []
-        for delivery in due:
-            if delivery.attempts >= self._limit:
-                reason = f"not acknowledged by {delivery.recipient} after {delivery.attempts} attempt(s)"
-                if await self._ledger.outbox.give_up(delivery, now, reason):
-                    self._metrics.undeliverable += 1
-                    _log.warning("delivery %s undeliverable: %s", delivery.delivery_id, reason)
-            else:
-                to_send.append(delivery)
-        if to_send:
-            await self._ensure_inboxes(sorted({d.recipient for d in to_send}))
-            await self._publisher.publish_many([self._record(d) for d in to_send])
-            await self._ledger.outbox.mark_published(
-                [(d, now + self.backoff(d.attempts + 1)) for d in to_send], now
-            )
-            for d in to_send:
-                if d.attempts == 0:
-                    self._metrics.delivered += 1
+        async with self._ledger.claim() as claim:
+            due = await claim.deliveries(now, self._batch_max)
+            if not due:
+                return 0
+            to_send: list[DueDelivery] = []
+            for delivery in due:
+                if delivery.attempts >= self._limit:
+                    reason = f"not acknowledged by {delivery.recipient} after {delivery.attempts} attempt(s)"
+                    if await claim.give_up(delivery, now, reason):
+                        self._metrics.undeliverable += 1
+                        _log.warning("delivery %s undeliverable: %s", delivery.delivery_id, reason)
                 else:
-                    self._metrics.redelivered += 1
+                    to_send.append(delivery)
+            if to_send:
+                await self._ensure_inboxes(sorted({d.recipient for d in to_send}))
+                await self._publisher.publish_many([self._record(d) for d in to_send])
+                await claim.mark_published([(d, now + self.backoff(d.attempts + 1)) for d in to_send], now)
+            await claim.commit()
+        for d in to_send:
+            if d.attempts == 0:
+                self._metrics.delivered += 1
+            else:
+                self._metrics.redelivered += 1
         return len(due)
 
     @staticmethod
@@ -90,42 +94,49 @@ class Relay:
         return OutRecord(wire.inbox_topic(d.recipient), d.document.document_id.encode("utf-8"), d.body, headers.encode())
 
     async def _notices(self) -> int:
-        pending = await self._ledger.outbox.pending_notices(self._batch_max)
-        if not pending:
-            return 0
-        await self._ensure_inboxes(sorted({n.organ_id for n in pending}))
-        records = []
-        for n in pending:
-            headers = wire.RecordHeaders(
-                message_id=n.message_id, kind="notice", sender="router", body_sha256=wire.sha256_hex(n.body),
-                sent_at_ms=wire.now_ms(),
-            )
-            records.append(OutRecord(wire.inbox_topic(n.organ_id), n.message_id.encode(), n.body, headers.encode()))
-        await self._publisher.publish_many(records)
-        await self._ledger.outbox.mark_notices_published([n.id for n in pending], self._clock())
+        async with self._ledger.claim() as claim:
+            pending = await claim.notices(self._batch_max)
+            if not pending:
+                return 0
+            await self._ensure_inboxes(sorted({n.organ_id for n in pending}))
+            records = []
+            for n in pending:
+                headers = wire.RecordHeaders(
+                    message_id=n.message_id, kind="notice", sender="router", body_sha256=wire.sha256_hex(n.body),
+                    sent_at_ms=wire.now_ms(),
+                )
+                records.append(OutRecord(wire.inbox_topic(n.organ_id), n.message_id.encode(), n.body, headers.encode()))
+            await self._publisher.publish_many(records)
+            await claim.notices_published([n.id for n in pending], self._clock())
+            await claim.commit()
         self._metrics.notices += len(pending)
         return len(pending)
 
     async def _facts(self) -> int:
-        pending = await self._ledger.ops.pending_facts(self._batch_max)
-        if not pending:
-            return 0
-        await self._publisher.publish_many([OutRecord(wire.EVENTS, f.key, f.encode()) for _, f in pending])
-        await self._ledger.ops.facts_published([pointer for pointer, _ in pending])
+        async with self._ledger.claim() as claim:
+            pending = await claim.facts(self._batch_max)
+            if not pending:
+                await claim.commit()  # pointers of facts whose rows are gone were dropped
+                return 0
+            await self._publisher.publish_many([OutRecord(wire.EVENTS, f.key, f.encode()) for _, f in pending])
+            await claim.facts_published([pointer for pointer, _ in pending])
+            await claim.commit()
         self._metrics.facts += len(pending)
         return len(pending)
 
     async def _requeues(self) -> int:
-        due = await self._ledger.ops.requeues_due(self._batch_max)
-        for letter in due:
-            new_id = requeue_message_id(letter.message_id)
-            headers = {**letter.headers, "message-id": new_id, "requeued-from": letter.message_id}
-            record = OutRecord(wire.OUTBOUND, letter.key or None, letter.body,
-                               [(k, v.encode("utf-8")) for k, v in headers.items()])
-            await self._publisher.publish(record)
-            await self._ledger.ops.requeued(letter.message_id, new_id, self._clock())
-            self._metrics.requeued += 1
-            _log.info("dead letter %s requeued as %s", letter.message_id, new_id)
+        async with self._ledger.claim() as claim:
+            due = await claim.requeues(self._batch_max)
+            for letter in due:
+                new_id = requeue_message_id(letter.message_id)
+                headers = {**letter.headers, "message-id": new_id, "requeued-from": letter.message_id}
+                record = OutRecord(wire.OUTBOUND, letter.key or None, letter.body,
+                                   [(k, v.encode("utf-8")) for k, v in headers.items()])
+                await self._publisher.publish(record)
+                await claim.requeued(letter.message_id, new_id, self._clock())
+                self._metrics.requeued += 1
+                _log.info("dead letter %s requeued as %s", letter.message_id, new_id)
+            await claim.commit()
         return len(due)
 
 

@@ -33,7 +33,16 @@ from axis.internal_errors import InternalErrors
 from axis.ledger import Clock, Ledger, utc_now
 from axis.lifecycle import AsyncService, cancel_and_wait, stop_within
 from axis.settings import Settings
-from axis.transport import Batch, Consumer, EpochWatch, OutRecord, Publisher, ensure_topics, exchange_topics
+from axis.transport import (
+    Batch,
+    Consumer,
+    EpochWatch,
+    OutRecord,
+    Publisher,
+    ensure_topics,
+    exchange_topics,
+    kafka_security,
+)
 from signing import Verifier
 
 from ._intake import BatchEffects, Intake
@@ -42,6 +51,7 @@ from ._relay import Relay
 
 _log = logging.getLogger(__name__)
 _BATCH, _RELAY, _FETCH = "recording a batch", "relaying deliveries", "fetching from edx.outbound"
+_DIRECTORY = "following the directory"
 
 class Router(AsyncService):
     """The central router. Needs a started `Ledger`; does not stop it (its owner does)."""
@@ -58,11 +68,14 @@ class Router(AsyncService):
         self.clock = clock
         self.metrics = metrics or RouterMetrics()
         self._bootstrap: str = settings.kafka_bootstrap
+        self._security = kafka_security(settings)  # reads the TLS files now: a bad one stops the start
         self._group_id = group_id
         self._poll_s = poll_s
         self._directory_poll_s = directory_poll_s
         self._epoch_interval_s = epoch_interval_s
         self._organs: set[str] = set()  # the directory's organ ids (kept current by the directory loop)
+        self._leadership = ledger.leadership()
+        self.leader = False  # this router publishes the directory (one of the replicas does)
         self.errors = InternalErrors("router", _log)
         self._intake = Intake(verifier, max_package_bytes=settings.max_package_bytes, tz=settings.tz,
                               metrics=self.metrics, known_organs=self._organs, errors=self.errors)
@@ -96,13 +109,17 @@ class Router(AsyncService):
 
     async def _open(self) -> None:
         await self.ledger.start()
+        self.leader = await self._leadership.is_leader()
+        _log.info("router started; %s", "it leads the replicas" if self.leader else "another router leads")
         self._organs.update(a.organ_id for a in await self.ledger.directory.list())
-        self._watch = EpochWatch(self._bootstrap, self._topics, interval_s=self._epoch_interval_s)
+        self._watch = EpochWatch(self._bootstrap, self._topics, interval_s=self._epoch_interval_s,
+                                 replication_factor=self.settings.kafka_replication_factor, security=self._security)
         await self._watch.start()
         self._ready_inboxes = set(self._organs)
-        self._publisher = Publisher(self._bootstrap)
+        self._publisher = Publisher(self._bootstrap, security=self._security)
         await self._publisher.start()
-        self._consumer = Consumer(self._bootstrap, [wire.OUTBOUND], group_id=self._group_id, epoch=self._watch.epoch)
+        self._consumer = Consumer(self._bootstrap, [wire.OUTBOUND], group_id=self._group_id, epoch=self._watch.epoch,
+                                  security=self._security)
         await self._consumer.start()
         self._watch.on_new_epoch(self._consumer.on_new_epoch)
         self._watch.on_new_epoch(self._on_new_epoch)
@@ -132,6 +149,8 @@ class Router(AsyncService):
             with contextlib.suppress(Exception):  # a loop's failure was reported when it happened
                 await cancel_and_wait(task)
         self._tasks.clear()
+        with contextlib.suppress(AxisError):
+            await self._leadership.close()
         for name, closer in (("consumer", self._consumer), ("publisher", self._publisher), ("epoch watch", self._watch)):
             if closer is not None:
                 with contextlib.suppress(Exception):
@@ -156,6 +175,7 @@ class Router(AsyncService):
         return {
             "status": status,
             "state": self._state,
+            "leader": self.leader,
             "loops": {t.get_name(): "running" if not t.done() else "ended" for t in self._tasks},
             "failure": repr(self._failed) if self._failed else None,
             "relay_error": str(self.relay_error) if self.relay_error else None,
@@ -306,23 +326,32 @@ class Router(AsyncService):
                     await asyncio.wait_for(self._wake.wait(), timeout=self._poll_s)
 
     async def _directory_loop(self) -> None:
+        """Every router follows the directory (its organ ids judge packages, its inboxes get deliveries); the
+        leader among them also publishes it, and takes the lead when the previous leader died."""
         while True:
             await asyncio.sleep(self._directory_poll_s)
             try:
+                leading = await self._leadership.is_leader()
+                if leading and not self.leader:
+                    _log.warning("this router now leads the replicas (the previous leader is gone)")
+                    self._directory_version = None  # a new leader publishes once whatever it saw before
+                self.leader = leading
                 if await self.ledger.directory.version() != self._directory_version:
-                    await self.publish_directory()
+                    await self.publish_directory(publish=leading)
+                self.errors.succeeded(_DIRECTORY)
             except AxisError as exc:
-                _log.warning("directory publication failed: %s", exc)
+                self.errors.record(_DIRECTORY, exc)
 
-    async def publish_directory(self) -> int:
-        """Publish every agency to `edx.directory` (and create inboxes for new ones)."""
+    async def publish_directory(self, *, publish: bool = True) -> int:
+        """Follow the directory (create inboxes for new agencies) and publish every agency to `edx.directory`."""
         assert self._publisher is not None
         version = await self.ledger.directory.version()
         agencies = await self.ledger.directory.list()
         await self._ensure_inboxes([a.organ_id for a in agencies])
-        await self._publisher.publish_many(
-            [OutRecord(wire.DIRECTORY, a.organ_id.encode(), a.entry().encode()) for a in agencies]
-        )
+        if publish:
+            await self._publisher.publish_many(
+                [OutRecord(wire.DIRECTORY, a.organ_id.encode(), a.entry().encode()) for a in agencies]
+            )
         self._directory_version = version
         return len(agencies)
 
@@ -334,7 +363,8 @@ class Router(AsyncService):
         if not missing:
             return
         self._organs.update(missing)
-        await ensure_topics(self._bootstrap, {wire.inbox_topic(o): self.settings.inbox_partitions for o in missing})
+        await ensure_topics(self._bootstrap, {wire.inbox_topic(o): self.settings.inbox_partitions for o in missing},
+                            replication_factor=self.settings.kafka_replication_factor, security=self._security)
         self._ready_inboxes.update(missing)
 
     async def _on_new_epoch(self, epoch: str) -> None:

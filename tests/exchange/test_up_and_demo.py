@@ -74,7 +74,8 @@ def test_demo_delivers_every_document_and_receipt_and_reports_json(tmp_path: Pat
 def test_up_serves_until_sigterm_then_leaves_nothing_running(tmp_path: Path) -> None:
     data_dir = tmp_path / "exchange"
     metrics_port = free_port()
-    env = {**os.environ, "AXIS_METRICS_PORT": str(metrics_port)}
+    env = {**os.environ, "AXIS_METRICS_PORT": str(metrics_port), "AXIS_CONSOLE_PORT": str(free_port()),
+           "AXIS_STATS_PORT": str(free_port())}
     proc = subprocess.Popen([*AXIS, "up", "--data-dir", str(data_dir), "--log-format", "json"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env)
     try:
@@ -115,3 +116,30 @@ def test_up_serves_until_sigterm_then_leaves_nothing_running(tmp_path: Path) -> 
         if proc.poll() is None:
             proc.kill()
         proc.communicate()  # reaps it and closes its pipes
+
+
+@pytest.mark.slow
+def test_up_runs_router_replicas_of_which_one_leads(tmp_path: Path) -> None:
+    data_dir, metrics_port = tmp_path / "replicas", free_port()
+    env = {**os.environ, "AXIS_METRICS_PORT": str(metrics_port), "AXIS_CONSOLE_PORT": "0", "AXIS_STATS_PORT": "0"}
+    proc = subprocess.Popen([*AXIS, "up", "--data-dir", str(data_dir), "--routers", "2"], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True, env=env)
+    try:
+        assert proc.stdout is not None
+        replica = ""
+        for line in proc.stdout:
+            if "router replica:" in line:
+                replica = line.split("router replica:")[1].split()[0]
+            if "Ctrl-C or SIGTERM" in line:
+                break
+        assert replica.endswith("/health"), "axis up did not print the replica's health URL"
+        reports = [httpx.get(url, timeout=10).json() for url in (f"http://127.0.0.1:{metrics_port}/health", replica)]
+        assert [r["status"] for r in reports] == ["ok", "ok"]
+        assert sorted(r["leader"] for r in reports) == [False, True]
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+        assert _processes_mentioning(str(data_dir)) == []
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()

@@ -5,11 +5,10 @@ judges a dead letter again and answers its sender under the original message id.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from pathlib import Path
-
 from exchange_helpers import Exchange, Pki, document, open_exchange, signed, status
 
 import edxml
@@ -114,8 +113,8 @@ async def test_a_refused_package_is_kept_and_an_operators_requeue_judges_it_agai
     await vpcp_inbox.wait_for(lambda r: bool(r.deliveries(requeue_message_id(message_id))))
     [again] = [d for d in await exchange.ledger.dead_letters() if d.message_id == message_id]
     assert again.requeued_by == "operator-an" and again.requeue_message_id == requeue_message_id(message_id)
-    actions = await exchange.ledger.pool.fetch("SELECT operator, action, target FROM operator_actions")
-    assert [tuple(a) for a in actions] == [("operator-an", "requeue", message_id)]
+    actions = await exchange.ledger.operator_actions()
+    assert [(a["operator"], a["action"], a["target"]) for a in actions] == [("operator-an", "requeue", message_id)]
 
 
 async def test_dead_letters_page_by_keyset(exchange: Exchange) -> None:
