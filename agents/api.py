@@ -28,6 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import edxml
 from axis.internal_errors import InternalErrors
+from axis.proof import bundle_filename
 from edxml import DocumentPackage, StaffInfo
 
 from ._api_io import attachments_from_json, fields_from_json, parse_fields_text, received_json, to_json
@@ -268,6 +269,16 @@ def create_app(agent: Agent, *, manage_agent: bool = True) -> FastAPI:
     @app.get("/sent", dependencies=auth)
     async def sent(limit: Annotated[int, Query(ge=1, le=10_000)] = 1000) -> list[dict[str, Any]]:
         return [to_json(s) for s in await service.sent(limit=limit)]
+
+    @app.get("/evidence", dependencies=auth)
+    async def evidence(document_id: str, sender: str | None = None) -> Response:
+        """The exchange's evidence bundle (zip) of a document this agency sent or received, as the exchange
+        sealed it: check it offline with `axis evidence verify FILE --trust <exchange CA>`."""
+        if agent.evidence is None:
+            raise AgentUnavailable("this agent has no exchange to ask for evidence: set exchange_url")
+        bundle = await agent.evidence.bundle(document_id, sender=sender)
+        return Response(bundle, media_type="application/zip",
+                        headers={"content-disposition": f'attachment; filename="{bundle_filename(document_id)}"'})
 
     @app.get("/agencies", dependencies=auth)
     async def agencies() -> list[dict[str, Any]]:

@@ -26,12 +26,13 @@ from axis.errors import SettingsError, TransportError
 from axis.internal_errors import InternalErrors
 from axis.lifecycle import AsyncService, stop_within
 from axis.settings import Settings
-from axis.transport import Consumer, EpochWatch, Publisher, exchange_topics
+from axis.transport import Consumer, EpochWatch, Publisher, exchange_topics, kafka_security
 from signing import Signer, SigningIdentity, TrustStore, Verifier
 
 from ._task import Supervised, retry_until_done
 from .dropfolder import DropFolder
 from .errors import AgentUnavailable
+from .evidence import EvidenceClient
 from .metrics import AgentMetrics
 from .receiver import Receiver
 from .relay import OutboxRelay
@@ -82,6 +83,7 @@ class Agent(AsyncService):
     clock: Callable[[], datetime]
     connect_retry_max_s: float = 30.0
     errors: InternalErrors = field(default_factory=lambda: InternalErrors("agent", _log))
+    evidence: EvidenceClient | None = None  # asks the exchange for evidence bundles (`exchange_url`)
     _started: bool = field(default=False, init=False)
     _token: str | None = field(default=None, init=False)
     _link: Supervised = field(init=False)
@@ -264,6 +266,7 @@ def build_agent(
     bootstrap = settings.kafka_bootstrap or settings.resolved(need_database=False).kafka_bootstrap
     if not bootstrap:
         raise SettingsError("no Kafka bootstrap address: set AXIS_KAFKA_BOOTSTRAP or start `axis up`")
+    security = kafka_security(settings)  # reads the TLS files now: a bad one stops the start
     folder = agent_dir(settings, organ_id)
     pki = settings.pki_dir
     if signer is None:
@@ -274,9 +277,9 @@ def build_agent(
         verifier = Verifier(trust)
     clock_ms: Callable[[], int] = lambda: int(clock().timestamp() * 1000)  # noqa: E731
     store = store or Store(folder / "agent.sqlite", clock=clock_ms)
-    publisher = Publisher(bootstrap)
+    publisher = Publisher(bootstrap, security=security)
     consumer = Consumer(bootstrap, [wire.inbox_topic(organ_id), wire.DIRECTORY], group_id=f"agent.{organ_id}",
-                        **(consumer_options or {}))
+                        security=security, **(consumer_options or {}))
     relay = OutboxRelay(organ_id, store, publisher, confirm_timeout_s=settings.confirm_timeout_s,
                         batch_max=settings.publish_batch_max, clock_ms=clock_ms)
     service = AgentService(organ_id, store, signer, max_package_bytes=settings.max_package_bytes, clock=clock,
@@ -285,8 +288,12 @@ def build_agent(
     dropfolder = DropFolder(folder, service, store, poll_interval_s=poll_interval_s, errors=errors)
     receiver = Receiver(organ_id, store, service, verifier, publisher, consumer, local_tz=settings.tz,
                         on_stored=dropfolder.wake, on_outbox=relay.wake)
-    watch = EpochWatch(bootstrap, lambda: exchange_topics(settings, [organ_id]), interval_s=epoch_interval_s)
+    watch = EpochWatch(bootstrap, lambda: exchange_topics(settings, [organ_id]), interval_s=epoch_interval_s,
+                       replication_factor=settings.kafka_replication_factor, security=security)
     watch.on_new_epoch(consumer.on_new_epoch)
     watch.on_new_epoch(relay.on_new_epoch)
+    exchange_url = settings.exchange_url or (f"http://127.0.0.1:{settings.metrics_port}" if settings.metrics_port
+                                             else None)
+    evidence = EvidenceClient(organ_id, signer.identity, exchange_url, clock) if exchange_url else None
     return Agent(organ_id, settings, folder, store, service, relay, receiver, dropfolder, watch, publisher, consumer,
-                 bootstrap, clock, connect_retry_max_s, errors)
+                 bootstrap, clock, connect_retry_max_s, errors, evidence)

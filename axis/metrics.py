@@ -16,15 +16,15 @@ from datetime import UTC, datetime
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from axis.errors import AxisError
+from axis.errors import AxisError, NotAParty, ProofError, UnknownDocument
 from axis.ledger import Ledger
 from axis.lifecycle import AsyncService, cancel_and_wait
+from axis.proof import EVIDENCE_REQUEST_HEADER, EvidenceDesk, EvidenceRequestRefused, bundle_filename
 from axis.router import Router
 from axis.serving import AsgiServer
 
@@ -72,6 +72,8 @@ class RouterCollector(Collector):
                 family.add_metric([value], count)
             yield family
         yield GaugeMetricFamily("axis_router_healthy", "1 while every router loop runs", value=int(self._router.healthy))
+        yield GaugeMetricFamily("axis_router_leader", "1 while this router leads the replicas (publishes the directory)",
+                                value=int(self._router.leader))
         yield GaugeMetricFamily("axis_router_degraded", "1 while requests fail with internal errors",
                                 value=int(bool(self._router.errors.failing())))
         if m.consumer_lag is not None:
@@ -87,19 +89,22 @@ class RouterCollector(Collector):
 
 
 class MetricsServer(AsyncService):
-    """Serves `/metrics` (Prometheus) and `/health` (JSON; 200 only when `ok`) on 127.0.0.1:`port` for one
+    """Serves `/metrics` (Prometheus) and `/health` (JSON; 200 only when `ok`) on `host:port` for one
     router; `start()`/`stop()` or `async with`."""
 
-    def __init__(self, router: Router, ledger: Ledger, port: int, *, refresh_s: float = 15.0) -> None:
+    def __init__(self, router: Router, ledger: Ledger, port: int, *, host: str = "127.0.0.1",
+                 refresh_s: float = 15.0, evidence: EvidenceDesk | None = None) -> None:
         self.registry = router.metrics.registry  # the router's histograms live there
         self.collector = RouterCollector(router)
         self.registry.register(self.collector)
         self._router = router
         self._ledger = ledger
         self._refresh_s = refresh_s
-        self._http = AsgiServer(Starlette(routes=[
-            Route("/metrics", self._metrics), Route("/health", self._health),
-        ]), port, setting="metrics_port (AXIS_METRICS_PORT)")
+        self._evidence = evidence
+        routes = [Route("/metrics", self._metrics), Route("/health", self._health)]
+        if evidence is not None:
+            routes.append(Route("/evidence", self._evidence_bundle))
+        self._http = AsgiServer(Starlette(routes=routes), port, host=host, setting="metrics_port (AXIS_METRICS_PORT)")
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -112,6 +117,23 @@ class MetricsServer(AsyncService):
     async def _health(self, request: Request) -> Response:
         report = self._router.health()
         return JSONResponse(report, status_code=200 if report["status"] == "ok" else 503)
+
+    async def _evidence_bundle(self, request: Request) -> Response:
+        """An agency's evidence request (`axis.proof.sign_evidence_request`): the bundle of a document it
+        sent or received; 401 for a request that does not verify, 403 not its document, 404 none such."""
+        assert self._evidence is not None
+        document_id, sender = request.query_params.get("document_id"), request.query_params.get("sender")
+        header = request.headers.get(EVIDENCE_REQUEST_HEADER)
+        if not document_id or not header:
+            return JSONResponse({"detail": f"needs ?document_id= and the {EVIDENCE_REQUEST_HEADER} header"},
+                                status_code=400)
+        try:
+            bundle = await self._evidence.bundle_for_agency(document_id, sender=sender, request_header=header)
+        except ProofError as exc:
+            status = {EvidenceRequestRefused: 401, NotAParty: 403, UnknownDocument: 404}.get(type(exc), 409)
+            return JSONResponse({"detail": str(exc)}, status_code=status)
+        return Response(bundle, media_type="application/zip",
+                        headers={"content-disposition": f'attachment; filename="{bundle_filename(document_id)}"'})
 
     async def start(self) -> None:
         if self._task is not None:

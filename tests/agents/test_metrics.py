@@ -5,10 +5,9 @@ and its receipts travelled through a real router, broker and ledger."""
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
 
 import httpx
-from agent_support import AUTH, FIELDS, RECIPIENT, SENDER, AgentFactory, client
+from agent_support import AUTH, FIELDS, RECIPIENT, SENDER, AgentFactory, client, register_both
 from polling import eventually
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -29,9 +28,7 @@ async def test_router_and_agent_metrics_move_with_a_document_and_its_receipts(
         make_agent: AgentFactory, settings, database_url: str) -> None:  # type: ignore[no-untyped-def]
     central = settings.replace(database_url=database_url)
     async with build_ledger(central) as ledger:
-        for organ, name in ((SENDER, "Văn phòng Chính phủ"), (RECIPIENT, "UBND Tỉnh Nghệ An")):
-            pem = (settings.pki_dir / f"{organ}.pem").read_text()
-            await ledger.directory.add(organ, name, certificates=[pem], at=datetime.now(timezone.utc))
+        await register_both(ledger, settings)
         router = build_router(central, ledger=ledger, poll_s=0.05, directory_poll_s=0.2, epoch_interval_s=0.5)
         async with router, MetricsServer(router, ledger, 0, refresh_s=0.2) as server, httpx.AsyncClient() as http:
             sender, recipient = await asyncio.gather(make_agent(SENDER), make_agent(RECIPIENT))

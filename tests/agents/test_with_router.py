@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
 
-from agent_support import RECIPIENT, SENDER, AgentFactory
+from agent_support import AUTH, RECIPIENT, SENDER, AgentFactory, client, register_both
+from cryptography import x509
 from polling import eventually
 
 from agents.model import AttachmentInput, DocumentFields, OrganInput
-from axis.bootstrap import build_ledger, build_router
+from axis.bootstrap import build_ledger, build_router, evidence_desk
+from axis.metrics import MetricsServer
+from axis.proof import verify_bundle
 
 
 async def test_a_document_and_its_statuses_travel_through_the_router(
         make_agent: AgentFactory, settings, database_url: str) -> None:  # type: ignore[no-untyped-def]
     central = settings.replace(database_url=database_url)
     async with build_ledger(central) as ledger:
-        for organ, name in ((SENDER, "Văn phòng Chính phủ"), (RECIPIENT, "UBND Tỉnh Nghệ An")):
-            pem = (settings.pki_dir / f"{organ}.pem").read_text()
-            await ledger.directory.add(organ, name, certificates=[pem], at=datetime.now(timezone.utc))
+        await register_both(ledger, settings)
         async with build_router(central, ledger=ledger, poll_s=0.05, directory_poll_s=0.2, epoch_interval_s=0.5):
             sender, recipient = await asyncio.gather(make_agent(SENDER), make_agent(RECIPIENT))
             fields = DocumentFields(to=(OrganInput(RECIPIENT),), subject="Qua router", code_number="21",
@@ -43,3 +43,32 @@ async def _status(agent, code):  # type: ignore[no-untyped-def]
 
 async def _no_pending(*agents):  # type: ignore[no-untyped-def]
     return all([await a.store.count_pending() == 0 for a in agents])
+
+
+async def test_the_document_system_gets_the_exchange_evidence_of_its_own_documents_from_its_agent(
+        make_agent: AgentFactory, settings, database_url: str) -> None:  # type: ignore[no-untyped-def]
+    """`GET /evidence` on the agent: signed by the agency, answered by the router's HTTP, verified offline."""
+    central = settings.replace(database_url=database_url)
+    async with build_ledger(central) as ledger:
+        await register_both(ledger, settings)
+        async with build_router(central, ledger=ledger, poll_s=0.05, directory_poll_s=0.2,
+                                epoch_interval_s=0.5) as router, \
+                MetricsServer(router, ledger, 0, evidence=evidence_desk(central, ledger)) as http:
+            at_exchange = settings.replace(exchange_url=f"http://127.0.0.1:{http.port}")
+            sender = await make_agent(SENDER, settings=at_exchange)
+            recipient = await make_agent(RECIPIENT, settings=at_exchange)
+            fields = DocumentFields(to=(OrganInput(RECIPIENT),), subject="Cần chứng cứ", code_number="22",
+                                    code_notation="VPCP-TTĐT")
+            sub = await sender.service.submit_document(fields, [AttachmentInput("a.pdf", b"%PDF")])
+            await eventually(lambda: _state(sender, "delivered"), timeout=30)
+            trust = x509.load_pem_x509_certificates((settings.pki_dir / "ca.pem").read_bytes())
+            for agent in (sender, recipient):
+                async with client(agent) as api:
+                    answer = await api.get("/evidence", params={"document_id": sub.document_id}, headers=AUTH)
+                    assert answer.status_code == 200, answer.text
+                    assert answer.headers["content-disposition"].endswith('.zip"')
+                    report = verify_bundle(answer.content, trust=trust, exchange=central.exchange_organ_id)
+                    assert report.ok and report.document_id == sub.document_id, report.as_json()
+                    unknown = await api.get("/evidence", params={"document_id": "x,2026/01/01,1/KHONG"}, headers=AUTH)
+                    assert unknown.status_code == 404 and "no document" in unknown.json()["detail"]
+                    assert (await api.get("/evidence", params={"document_id": sub.document_id})).status_code == 401
