@@ -40,6 +40,9 @@ RUN_FILE = "run.json"
 _ENV_PREFIX = "AXIS_"
 _DEFAULT_DATA_DIR = Path(".axis")
 _DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_KAFKA_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+_KAFKA_SASL_MECHANISMS = ("SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN")
+_KAFKA_SSL_FILES = ("kafka_ssl_cafile", "kafka_ssl_certfile", "kafka_ssl_keyfile")
 
 
 class Secret:
@@ -98,29 +101,67 @@ class Settings:
     publish_batch_max: int = 500
     confirm_timeout_s: float = 30.0
     agent_token: Secret | None = None
-    metrics_port: int = 9400  # the router's Prometheus endpoint on 127.0.0.1; 0 turns it off
+    # The address the router's metrics/health, the stats app and the console listen on: 0.0.0.0 in a container
+    # (Prometheus scrapes it from another host); keep 127.0.0.1 on a shared machine.
+    http_host: str = "127.0.0.1"
+    metrics_port: int = 9400  # the router's Prometheus endpoint and /health; 0 turns it off
+    console_port: int = 9401  # the web console that `axis up` serves; 0 turns it off
+    console_secret: Secret | None = None  # signs console sessions; none: <data_dir>/console-secret (made once)
+    stats_port: int = 9402  # the stats app's HTTP (metrics, health, JSON); 0: `axis up` runs none
+    # Where agents ask the exchange for evidence bundles: a router's HTTP (metrics_port); none: this machine's
+    # router, http://127.0.0.1:<metrics_port> (the embedded exchange).
+    exchange_url: str | None = None
+    # How every Kafka client connects (axis.transport.kafka_security reads the files at start).
+    kafka_security_protocol: str = "PLAINTEXT"  # SSL, SASL_PLAINTEXT or SASL_SSL for a secured cluster
+    kafka_ssl_cafile: Path | None = None  # the CA of the brokers' certificates; none: the system's CAs
+    kafka_ssl_certfile: Path | None = None  # this client's certificate (mutual TLS), PEM
+    kafka_ssl_keyfile: Path | None = None  # its private key, PEM
+    kafka_ssl_password: Secret | None = None  # of an encrypted key file
+    kafka_sasl_mechanism: str = "SCRAM-SHA-512"  # or SCRAM-SHA-256, PLAIN; with SASL_* protocols only
+    kafka_sasl_username: str | None = None  # the client's Kafka principal (see `axis kafka acls`)
+    kafka_sasl_password: Secret | None = None
+    kafka_replication_factor: int = 1  # of the topics the exchange creates: 3 on a 3-broker cluster (Tansu: 1)
+    # The proof of delivery (axis.proof): the exchange seals checkpoints as this organ, with
+    # <pki_dir>/<exchange_organ_id>-key.pem, every checkpoint_interval_s or checkpoint_events events.
+    exchange_organ_id: str = "axis.exchange"
+    checkpoint_interval_s: float = 60.0
+    checkpoint_events: int = 10_000
+    tsa_url: str | None = None  # an RFC 3161 time-stamping authority; none: checkpoints are not time-stamped
+    tsa_trust: Path | None = None  # its CA certificate (PEM), for `axis ledger verify`
+    archive_dir: Path | None = None  # where `axis ledger archive` put old bodies (evidence reads them back)
 
     def __post_init__(self) -> None:
         # Accept plain values from tests and TOML (str paths, str secrets, lists) and normalise them.
         setter: Callable[[str, Any], None] = lambda name, value: object.__setattr__(self, name, value)
         setter("data_dir", Path(self.data_dir))
         setter("pki_dir", Path(self.pki_dir) if self.pki_dir is not None else self.data_dir / "pki")
-        for name in ("database_url", "agent_token"):
+        for name in ("database_url", "agent_token", "console_secret", "kafka_ssl_password", "kafka_sasl_password"):
             value = getattr(self, name)
             if isinstance(value, str):
                 setter(name, Secret(value) if value else None)
+        for name in (*_KAFKA_SSL_FILES, "tsa_trust", "archive_dir"):
+            if getattr(self, name) is not None:
+                setter(name, Path(getattr(self, name)))
+        setter("kafka_security_protocol", self.kafka_security_protocol.upper())
+        setter("kafka_sasl_mechanism", self.kafka_sasl_mechanism.upper())
         setter("working_days", tuple(sorted(set(self.working_days))))
         self._validate()
 
     def _validate(self) -> None:
-        for name in ("outbound_partitions", "inbox_partitions", "max_package_bytes", "publish_batch_max"):
+        for name in ("outbound_partitions", "inbox_partitions", "max_package_bytes", "publish_batch_max",
+                     "kafka_replication_factor"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{name}: must be at least 1, got {getattr(self, name)!r}")
-        for name in ("redelivery_after_s", "arrival_deadline_s", "confirm_timeout_s"):
+        if self.checkpoint_events < 1:
+            raise SettingsError(f"checkpoint_events: must be at least 1, got {self.checkpoint_events!r}")
+        for name in ("redelivery_after_s", "arrival_deadline_s", "confirm_timeout_s", "checkpoint_interval_s"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name}: must be positive, got {getattr(self, name)!r}")
-        if not 0 <= self.metrics_port <= 65535:
-            raise SettingsError(f"metrics_port: expected 0..65535, got {self.metrics_port!r}")
+        for name in ("metrics_port", "console_port", "stats_port"):
+            if not 0 <= getattr(self, name) <= 65535:
+                raise SettingsError(f"{name}: expected 0..65535, got {getattr(self, name)!r}")
+        if self.console_secret is not None and len(self.console_secret.get_secret_value()) < 32:
+            raise SettingsError("console_secret: must be at least 32 characters (it signs the console's sessions)")
         if self.redelivery_limit < 0:
             raise SettingsError(f"redelivery_limit: must not be negative, got {self.redelivery_limit!r}")
         if not self.working_days or not all(0 <= d <= 6 for d in self.working_days):
@@ -131,6 +172,29 @@ class Settings:
             zoneinfo.ZoneInfo(self.timezone)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             raise SettingsError(f"timezone: unknown time zone {self.timezone!r}") from None
+        self._validate_kafka_security()
+
+    def _validate_kafka_security(self) -> None:
+        """Settings that the chosen protocol would silently ignore are errors: a half-secured client is worse."""
+        protocol = self.kafka_security_protocol
+        if protocol not in _KAFKA_PROTOCOLS:
+            raise SettingsError(f"kafka_security_protocol: expected one of {', '.join(_KAFKA_PROTOCOLS)}, "
+                                f"got {protocol!r}")
+        if self.kafka_sasl_mechanism not in _KAFKA_SASL_MECHANISMS:
+            raise SettingsError(f"kafka_sasl_mechanism: expected one of {', '.join(_KAFKA_SASL_MECHANISMS)}, "
+                                f"got {self.kafka_sasl_mechanism!r}")
+        sasl_names = ("kafka_sasl_username", "kafka_sasl_password")
+        ssl_names = (*_KAFKA_SSL_FILES, "kafka_ssl_password")
+        uses_sasl, uses_ssl = protocol in ("SASL_PLAINTEXT", "SASL_SSL"), protocol in ("SSL", "SASL_SSL")
+        for names, used, instead in ((sasl_names, uses_sasl, "SASL_SSL"), (ssl_names, uses_ssl, "SSL or SASL_SSL")):
+            given = [name for name in names if getattr(self, name)]
+            if given and not used:
+                raise SettingsError(f"{given[0]} is set but kafka_security_protocol is {protocol}, which would "
+                                    f"ignore it (use {instead})")
+        if self.kafka_ssl_keyfile is not None and self.kafka_ssl_certfile is None:
+            raise SettingsError("kafka_ssl_keyfile is set without kafka_ssl_certfile (the client certificate)")
+        if self.kafka_ssl_password and self.kafka_ssl_keyfile is None and self.kafka_ssl_certfile is None:
+            raise SettingsError("kafka_ssl_password is set but there is no key file (kafka_ssl_keyfile)")
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
@@ -185,6 +249,10 @@ def _cast_secret(raw: Any) -> Secret | None:
     return Secret(str(raw)) if str(raw) else None
 
 
+def _cast_optional_path(raw: Any) -> Path | None:
+    return Path(str(raw)).expanduser() if str(raw) else None
+
+
 _CASTS: dict[str, tuple[Callable[[Any], Any], str]] = {
     "data_dir": (lambda raw: Path(str(raw)).expanduser(), "a path"),
     "pki_dir": (lambda raw: Path(str(raw)).expanduser(), "a path"),
@@ -203,7 +271,27 @@ _CASTS: dict[str, tuple[Callable[[Any], Any], str]] = {
     "timezone": (str, "a time zone name"),
     "publish_batch_max": (_cast_int, "an integer"),
     "confirm_timeout_s": (_cast_float, "a number of seconds"),
+    "http_host": (str, "an address to listen on, such as 127.0.0.1 or 0.0.0.0"),
     "metrics_port": (_cast_int, "a port number (0 for none)"),
+    "console_port": (_cast_int, "a port number (0 for none)"),
+    "stats_port": (_cast_int, "a port number (0 for none)"),
+    "exchange_url": (_cast_optional_str, "an http(s):// URL of a router's HTTP"),
+    "console_secret": (_cast_secret, "a secret of at least 32 characters"),
+    "kafka_security_protocol": (str, " or ".join(_KAFKA_PROTOCOLS)),
+    "kafka_ssl_cafile": (_cast_optional_path, "a path to a PEM file"),
+    "kafka_ssl_certfile": (_cast_optional_path, "a path to a PEM file"),
+    "kafka_ssl_keyfile": (_cast_optional_path, "a path to a PEM file"),
+    "kafka_ssl_password": (_cast_secret, "a password"),
+    "kafka_sasl_mechanism": (str, " or ".join(_KAFKA_SASL_MECHANISMS)),
+    "kafka_sasl_username": (_cast_optional_str, "a user name"),
+    "kafka_sasl_password": (_cast_secret, "a password"),
+    "kafka_replication_factor": (_cast_int, "an integer"),
+    "exchange_organ_id": (str, "an organ id"),
+    "checkpoint_interval_s": (_cast_float, "a number of seconds"),
+    "checkpoint_events": (_cast_int, "an integer"),
+    "tsa_url": (_cast_optional_str, "an http(s):// URL of an RFC 3161 time-stamping authority"),
+    "tsa_trust": (_cast_optional_path, "a path to a PEM file"),
+    "archive_dir": (_cast_optional_path, "a path"),
 }
 
 

@@ -18,7 +18,18 @@ def main() -> None:
 
 
 def _register() -> None:
-    from . import agent_cmds, edxml_cmds, exchange_cmds, pki_cmds, up_cmds
+    from . import (
+        agent_cmds,
+        console_cmds,
+        edxml_cmds,
+        exchange_cmds,
+        kafka_cmds,
+        pki_cmds,
+        proof_cmds,
+        replay_cmds,
+        stats_cmds,
+        up_cmds,
+    )
 
     main.add_command(edxml_cmds.edxml)
     main.add_command(pki_cmds.pki)
@@ -31,6 +42,12 @@ def _register() -> None:
     main.add_command(exchange_cmds.agency)
     main.add_command(exchange_cmds.status)
     main.add_command(exchange_cmds.overdue)
+    main.add_command(proof_cmds.ledger)
+    main.add_command(proof_cmds.evidence)
+    main.add_command(console_cmds.console)
+    main.add_command(replay_cmds.replay)
+    main.add_command(stats_cmds.stats)
+    main.add_command(kafka_cmds.kafka)
 
 
 _register()
