@@ -74,11 +74,13 @@ def build_checkpointer(settings: Settings, ledger: Ledger, identity: SigningIden
                         every_events=settings.checkpoint_events, tsa_url=settings.tsa_url, clock=clock)
 
 
-def evidence_desk(settings: Settings, ledger: Ledger, *, clock: Clock = utc_now) -> EvidenceDesk:
-    """Where evidence bundles are made (CLI, console, agencies through the router's HTTP)."""
-    identity = exchange_identity(settings)
+def evidence_desk(settings: Settings, ledger: Ledger, *, clock: Clock = utc_now,
+                  checkpointer: Checkpointer | None = None) -> EvidenceDesk:
+    """Where evidence bundles are made (CLI, console, agencies through the router's HTTP); beside a router,
+    with its checkpointer (which seals what a bundle needs sealed)."""
+    identity = checkpointer.identity if checkpointer is not None else exchange_identity(settings)
     ca_pem = DevPki(settings.pki_dir).ca_path.read_text(encoding="ascii")
-    return EvidenceDesk(ledger, identity, build_checkpointer(settings, ledger, identity, clock=clock),
+    return EvidenceDesk(ledger, identity, checkpointer or build_checkpointer(settings, ledger, identity, clock=clock),
                         exchange=settings.exchange_organ_id, ca_pem=ca_pem, archive_dir=settings.archive_dir,
                         clock=clock)
 
@@ -94,13 +96,14 @@ async def open_router(
 
     identity = exchange_identity(settings)
     async with build_ledger(settings, clock=clock) as ledger:
+        checkpointer = build_checkpointer(settings, ledger, identity, clock=clock)
         async with build_router(settings, ledger=ledger, verifier=verifier, clock=clock, **options) as router, \
-                build_checkpointer(settings, ledger, identity, clock=clock):
+                checkpointer:
             if not settings.metrics_port:
                 yield router
                 return
             async with MetricsServer(router, ledger, settings.metrics_port, host=settings.http_host,
-                                     evidence=evidence_desk(settings, ledger, clock=clock)):
+                                     evidence=evidence_desk(settings, ledger, clock=clock, checkpointer=checkpointer)):
                 yield router
 
 

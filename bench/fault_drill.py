@@ -6,7 +6,8 @@ Four agencies, each with its agent in its own process and a document system play
 the agent's HTTP API (submit, poll, answer 03, acknowledge). While the documents flow:
 
 1. after about 1/4 of them are submitted, the router (with `--routers N`, the first of N replicas) is killed
-   with SIGKILL and restarted 2 s later; `flow_gap_s` is the longest time after it with no document delivered;
+   with SIGKILL and restarted 2 s later; `flow_gap_s` is the longest time after it with no delivery recorded
+   by any router (with replicas: how long the survivors took to carry on; with one router: its downtime);
 2. after about 1/2, one agent is killed with SIGKILL and restarted 2 s later on the same data folder;
 3. after about 3/4, the broker is restarted with every topic, record and offset lost (Tansu in memory).
 
@@ -36,10 +37,12 @@ import time
 import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
+
+import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the drill's sibling modules, also when imported
 
@@ -94,7 +97,7 @@ class DrillReport:
     throughput_docs_per_s: float = 0.0
     recovery_after_broker_restart_s: float | None = None
     flow_resumed_after_broker_restart_s: float | None = None
-    flow_gap_s: float | None = None  # longest time with no document delivered, from the router kill to the next fault
+    flow_gap_s: float | None = None  # longest time with no delivery recorded, from the router kill to the next fault
     converged_after_last_fault_s: float | None = None
     faults: list[dict[str, Any]] = field(default_factory=list)
     http_retries: int = 0
@@ -152,6 +155,8 @@ class _Drill:
         self.broker_restart_began: float | None = None
         self.router_killed_at: float | None = None
         self.agent_killed_at: float | None = None
+        self.router_killed_wall: datetime | None = None  # the same moments on the ledger's clock
+        self.agent_killed_wall: datetime | None = None
 
     def _at(self) -> float:
         return round(time.monotonic() - self.began, 2)
@@ -182,7 +187,7 @@ class _Drill:
 
         async def crash_router() -> None:
             router = self.exchange.routers[0]
-            self.router_killed_at = time.monotonic()
+            self.router_killed_at, self.router_killed_wall = time.monotonic(), datetime.now(UTC)
             await router.kill()
             await asyncio.sleep(pause)
             router.start()
@@ -190,7 +195,7 @@ class _Drill:
             self.exchange.check_alive()
 
         async def crash_agent() -> None:
-            self.agent_killed_at = time.monotonic()
+            self.agent_killed_at, self.agent_killed_wall = time.monotonic(), datetime.now(UTC)
             agent = self.exchange.agents[victim]
             await agent.kill()
             await asyncio.sleep(pause)
@@ -220,15 +225,21 @@ class _Drill:
             await asyncio.sleep(0.25)
         return self.tally.complete()
 
-    def flow_gap(self) -> float | None:
-        """The longest time with no document delivered (first seen by a recipient's document system) between
-        the router's kill and the next fault: with replicas, how long the survivors took to carry on."""
-        if self.router_killed_at is None or self.agent_killed_at is None:
+    async def flow_gap(self) -> float | None:
+        """The longest time with no delivery recorded by a router (a `delivered` event: a recipient's agent
+        stored a document and a router recorded its ack) between the router's kill and the next fault. Not the
+        document systems' sightings: they drain what agents already hold while no router runs."""
+        start, end = self.router_killed_wall, self.agent_killed_wall
+        if start is None or end is None:
             return None
-        seen = sorted(t for key, t in self.tally.first_seen.items() if key in self.tally.sightings
-                      and self.router_killed_at <= t <= self.agent_killed_at)
-        marks = [self.router_killed_at, *seen, self.agent_killed_at]
-        return round(max(b - a for a, b in zip(marks, marks[1:])), 2)
+        conn = await asyncpg.connect(self.exchange.postgres.database_url)
+        try:
+            seen = [r["at"] for r in await conn.fetch(
+                "SELECT at FROM events WHERE kind = 'delivered' AND at BETWEEN $1 AND $2 ORDER BY at", start, end)]
+        finally:
+            await conn.close()
+        marks = [start, *seen, end]
+        return round(max((b - a).total_seconds() for a, b in zip(marks, marks[1:])), 2)
 
     def flow_resumed_after_broker_restart(self) -> float | None:
         """Broker back -> the first delivery or receipt any document system saw after it."""
@@ -297,7 +308,7 @@ async def run_drill(options: DrillOptions) -> DrillReport:
             report.converged_after_last_fault_s = round(time.monotonic() - last_fault, 2) if report.converged else None
             report.recovery_after_broker_restart_s = drill.recovery_after_broker_restart()
             report.flow_resumed_after_broker_restart_s = drill.flow_resumed_after_broker_restart()
-            report.flow_gap_s = drill.flow_gap()
+            report.flow_gap_s = await drill.flow_gap()
             converged_at = time.monotonic()
             log(f"[{drill._at():7.2f}s] {'converged' if report.converged else 'NOT converged'}; "
                 f"{options.quiet_s:.0f} s more for late duplicates")

@@ -17,7 +17,8 @@ The rules are `Ledger.overdue()`'s (axis.ledger late_statuses), turned into two 
 - 03 is late when no 02..06 came and the end of the working day of delivery is past. That end is the first
   working-day end after `delivered_at`, so it is past exactly when `delivered_at` is before the last
   working-day end before now (`workday_cutoff`).
-Several consoles may follow at once: the progress row is taken `FOR UPDATE SKIP LOCKED`, one works.
+Several consoles may follow at once: the progress row is taken `FOR UPDATE SKIP LOCKED`, one works (a caller
+asking for everything, `settled=False`, waits for the row instead of leaving the range to the other).
 """
 
 from __future__ import annotations
@@ -118,13 +119,14 @@ class OpenReceipts:
         """Apply the events committed since the last call (all of them unless `max_steps`); returns how many seqs.
 
         Only seqs seen at least `SETTLE_S` ago are read (see the module doc); a caller that knows every
-        writer is done (a test, a bench after its load) passes `settled=False` to read up to the last one."""
+        writer is done (a test, a bench after its load) passes `settled=False` to read up to the last one,
+        waiting for another console's round rather than leaving the range to it."""
         with mapped():
             head = int(await self._pool.fetchval("SELECT coalesce(max(seq), 0) FROM events"))
         upto = head if not settled else self._settle(head)
         moved, steps = 0, 0
         while max_steps is None or steps < max_steps:
-            step = await self._step_once(upto)
+            step = await self._step_once(upto, wait=not settled)
             if not step:
                 break
             moved, steps = moved + step, steps + 1
@@ -137,11 +139,11 @@ class OpenReceipts:
             self._settled = max(self._settled, self._sightings.popleft()[1])
         return self._settled
 
-    async def _step_once(self, head: int) -> int:
+    async def _step_once(self, head: int, *, wait: bool) -> int:
+        lock = "FOR UPDATE" if wait else "FOR UPDATE SKIP LOCKED"
         with mapped():
             async with self._pool.acquire() as conn, conn.transaction():
-                progress = await conn.fetchval(
-                    "SELECT seq FROM console_progress WHERE name = $1 FOR UPDATE SKIP LOCKED", _NAME)
+                progress = await conn.fetchval(f"SELECT seq FROM console_progress WHERE name = $1 {lock}", _NAME)
                 if progress is None:  # another console is applying this range right now
                     return 0
                 done = int(progress)

@@ -37,7 +37,7 @@ class Checkpointer(AsyncService):
                  every_events: int = 10_000, tsa_url: str | None = None, clock: Callable[[], datetime],
                  poll_s: float = 1.0) -> None:
         self._ledger = ledger
-        self._identity = identity
+        self.identity = identity  # the exchange's key and certificate, which seal its checkpoints
         self._exchange = exchange
         self._every_s = every_s
         self._every_events = every_events
@@ -106,7 +106,7 @@ class Checkpointer(AsyncService):
             batch_ids=tuple(b.id for b in batches), events=sum(b.events for b in batches),
         )
         canonical = body.canonical()
-        sealed = await asyncio.to_thread(seal, self._identity, canonical)
+        sealed = await asyncio.to_thread(seal, self.identity, canonical)
         return CheckpointRow(body.id, body.at, body.hash, body.prev_hash, body.root, canonical, sealed.as_json(),
                              None, body.batch_ids)
 
