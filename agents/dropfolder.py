@@ -48,6 +48,19 @@ def _write_atomic(path: Path, data: bytes) -> None:
     tmp.replace(path)
 
 
+def _export(inbox: Path, items: list[ReceivedItem]) -> None:
+    """Each item's package and metadata, written and synced to temporary names, renamed into place, then the
+    folder synced once (so the renames last too): blocking file work, run in a worker thread, not the loop."""
+    for item in items:
+        for name, data in ((f"{item.message_id}.edxml", item.body), (f"{item.message_id}.json", _metadata(item))):
+            _write_atomic(inbox / name, data)
+    folder = os.open(inbox, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
+
+
 def _free_name(folder: Path, name: str, suffix: str) -> Path:
     target = folder / name
     return target if not target.exists() else folder / f"{name}.{suffix}"
@@ -144,9 +157,7 @@ class DropFolder(LoopService):
     async def export_once(self) -> int:
         """Write received packages not yet exported to `inbox/`."""
         items = await self._store.unexported()
-        for item in items:
-            _write_atomic(self.inbox / f"{item.message_id}.edxml", item.body)
-            _write_atomic(self.inbox / f"{item.message_id}.json", _metadata(item))
         if items:
+            await asyncio.to_thread(_export, self.inbox, items)
             await self._store.mark_exported([i.message_id for i in items])
         return len(items)
