@@ -1,9 +1,11 @@
-"""Exchange benchmark: end-to-end latency when quiet and throughput under load, everything in process.
+"""Exchange benchmark: latency and throughput in process, then as separate processes against two ceilings.
 
-    .venv/bin/python bench/exchange_bench.py [--agencies 4] [--quiet 30] [--documents 1000] [--json] [--keep]
+    .venv/bin/python bench/exchange_bench.py [--quick] [--agencies 4] [--quiet 30] [--documents 1000]
+        [--process-documents 2000] [--concurrency 64] [--routers 1] [--crypto-s 10] [--json] [--keep]
 
-Starts the embedded exchange (Tansu, PostgreSQL, ledger, router) in a temporary folder through
-`axis.embedded_exchange`, registers the demo agencies and runs one agent per agency, then measures:
+Part one (the keys it always had) starts the embedded exchange (Tansu, PostgreSQL, ledger, router) in a
+temporary folder through `axis.embedded_exchange`, registers the demo agencies and runs one agent per agency
+in this process, then measures:
 
 (a) quiet latency: documents sent one at a time (a pause between them so the exchange is idle), each
     waited for until it is stored at its recipient and the automatic status 01 is stored back at its
@@ -15,7 +17,20 @@ Starts the embedded exchange (Tansu, PostgreSQL, ledger, router) in a temporary 
 (c) idle CPU: CPU used by this process (router and agents) and by the broker while nothing is sent.
 
 Timestamps are those the stores write (received_at of the inbox row, created_at of the outbox row), so
-how often this script polls does not change the figures. With `--json` the last line is one JSON object.
+how often this script polls does not change the figures.
+
+Part two is the exchange as production runs it, against what bounds it (`_exchange_limits`,
+`_exchange_processes`), on one traffic mix: 10 KB documents, a 100 KB attachment on every fifth, one and three
+recipients in turn:
+- `raw_crypto_docs_per_s`: the signature work of those documents alone, one process per core;
+- `docs_per_s`, `cpu_s_per_1000_docs`: broker, PostgreSQL, `--routers` router(s) and one agent per agency as
+  separate processes, `--process-documents` submitted over the agents' HTTP API by `--concurrency` callers,
+  until every delivery and every 01 is acknowledged in the ledger (CPU: the exchange's processes);
+- `p50_ms`, `p99_ms`: submit call -> stored at each recipient, documents sent at half `docs_per_s`;
+- `raw_transport_docs_per_s`: the same records produced and consumed through the same broker, no processing;
+- `ratio_to_crypto`, `ratio_to_transport`: `docs_per_s` over each ceiling.
+`--quick` gives every key in under two minutes. With `--json` the last line is one JSON object. Every wait has
+a deadline (`--timeout-s`) that fails the bench with what it was waiting for.
 """
 
 from __future__ import annotations
@@ -39,6 +54,11 @@ from agents.model import AttachmentInput, DocumentFields, OrganInput, Submission
 from axis.demo import await_directory, demo_agencies
 from axis.embedded_exchange import Exchange, open_exchange, register_agencies
 from axis.settings import load_settings
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the bench's sibling modules
+
+from _exchange_limits import TrafficMix, raw_crypto_docs_per_s, raw_transport_docs_per_s  # noqa: E402
+from _exchange_processes import ProcessExchange  # noqa: E402
 
 ATTACHMENT = (b"Noi dung van ban dien tu. " * 394)[:10 * 1024]  # 10 KB
 
@@ -201,6 +221,32 @@ async def run(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
     return result
 
 
+async def run_processes(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
+    """Part two: the ceilings and the exchange as separate processes (see the module doc)."""
+    mix = TrafficMix()
+    crypto = await asyncio.to_thread(raw_crypto_docs_per_s, mix, args.crypto_s)
+    async with ProcessExchange(data_dir, demo_agencies(args.agencies), mix, routers=args.routers) as exchange:
+        await exchange.saturate(args.concurrency, args.concurrency, args.timeout_s)  # warm-up: connections, caches
+        load = await exchange.saturate(args.process_documents, args.concurrency, args.timeout_s)
+        rate = load["docs_per_s"] / 2
+        latency = await exchange.paced(max(20, int(rate * args.paced_s)), rate, args.timeout_s)
+        transport = await raw_transport_docs_per_s(exchange.exchange.broker.bootstrap, mix, args.transport_documents,
+                                                   args.timeout_s)
+    return {
+        "routers": args.routers,
+        "process_documents": args.process_documents,
+        "docs_per_s": load["docs_per_s"],
+        "p50_ms": percentile(latency, 0.50),
+        "p99_ms": percentile(latency, 0.99),
+        "latency_rate_docs_per_s": round(rate, 1),
+        "raw_crypto_docs_per_s": crypto,
+        "raw_transport_docs_per_s": transport,
+        "ratio_to_crypto": round(load["docs_per_s"] / crypto, 3),
+        "ratio_to_transport": round(load["docs_per_s"] / transport, 3),
+        "cpu_s_per_1000_docs": load["cpu_s_per_1000_docs"],
+    }
+
+
 def render(r: dict[str, Any]) -> str:
     lines = [
         f"exchange bench: {r['agencies']} agencies, embedded Tansu + PostgreSQL, all in one process "
@@ -221,6 +267,17 @@ def render(r: dict[str, Any]) -> str:
         ]
     idle = r["idle_cpu_percent"]
     lines.append(f"  idle CPU: router+agents {idle['python_percent']} %, broker {idle['broker_percent']} % of one core")
+    if "docs_per_s" in r:
+        lines += [
+            f"  as separate processes ({r['routers']} router(s), {r['agencies']} agents; 10 KB documents, every fifth "
+            f"with 100 KB, 1 and 3 recipients)",
+            f"    {r['docs_per_s']} documents/s ({r['process_documents']} documents, every delivery and 01 "
+            f"acknowledged); {r['cpu_s_per_1000_docs']} CPU s per 1,000 documents",
+            f"    at {r['latency_rate_docs_per_s']} documents/s: submit -> stored at recipient p50 {r['p50_ms']} ms, "
+            f"p99 {r['p99_ms']} ms",
+            f"    ceilings: signatures alone {r['raw_crypto_docs_per_s']} documents/s (ratio {r['ratio_to_crypto']}), "
+            f"broker alone {r['raw_transport_docs_per_s']} documents/s (ratio {r['ratio_to_transport']})",
+        ]
     return "\n".join(lines)
 
 
@@ -234,16 +291,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout-s", type=float, default=600.0)
     parser.add_argument("--json", action="store_true", help="end with one JSON line")
     parser.add_argument("--keep", action="store_true", help="keep the data folder")
+    parser.add_argument("--process-documents", type=int, default=2000,
+                        help="documents through the exchange as separate processes (0: skip part two)")
+    parser.add_argument("--concurrency", type=int, default=64, help="callers submitting at once in part two")
+    parser.add_argument("--routers", type=int, default=1, help="router replicas in part two")
+    parser.add_argument("--paced-s", type=float, default=20.0, help="seconds of paced traffic for p50/p99")
+    parser.add_argument("--crypto-s", type=float, default=10.0, help="seconds of raw signature work")
+    parser.add_argument("--transport-documents", type=int, default=5000, help="documents' records through the broker")
+    parser.add_argument("--quick", action="store_true", help="every key in under two minutes")
     args = parser.parse_args(argv)
     if args.agencies < 2:
         parser.error("--agencies must be at least 2")
-    if args.keep:
-        data_dir = Path(tempfile.mkdtemp(prefix="axis-bench-"))
-        result = asyncio.run(run(args, data_dir))
-        print(f"data kept in {data_dir}", file=sys.stderr)
-    else:
-        with tempfile.TemporaryDirectory(prefix="axis-bench-") as tmp:
-            result = asyncio.run(run(args, Path(tmp) / "exchange"))
+    if args.quick:
+        args.quiet, args.documents, args.idle_s = 10, 200, 1.0
+        args.paced_s, args.crypto_s, args.transport_documents = 8.0, 3.0, 1000
+        args.process_documents = min(args.process_documents, 400)
+    with contextlib.ExitStack() as stack:
+        if args.keep:
+            data_dir = Path(tempfile.mkdtemp(prefix="axis-bench-"))
+            stack.callback(print, f"data kept in {data_dir}", file=sys.stderr)
+        else:
+            data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="axis-bench-")))
+        result = asyncio.run(run(args, data_dir / "exchange"))
+        if args.process_documents:
+            result.update(asyncio.run(run_processes(args, data_dir / "processes")))
     print(render(result))
     if args.json:
         print(json.dumps(result))
